@@ -1,0 +1,382 @@
+#include "config/config.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+
+#include "config/yaml_file.hpp"
+#include "core/address.hpp"
+
+namespace haineko {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Reads typed values out of one YAML map, naming the file and line when one is wrong.
+class Reader {
+public:
+    Reader(std::string file, YAML::Node map) : file_(std::move(file)), map_(std::move(map)) {}
+
+    bool has(const char* key) const { return map_.IsMap() && map_[key] && !map_[key].IsNull(); }
+    YAML::Node node(const char* key) const { return map_[key]; }
+    const std::string& file() const { return file_; }
+
+    std::string text(const char* key, std::string fallback) const {
+        if (!has(key)) return fallback;
+        auto n = map_[key];
+        if (!n.IsScalar()) fail(n, std::string(key) + " must be a string");
+        return n.Scalar();
+    }
+
+    long long integer(const char* key, long long fallback, long long min, long long max) const {
+        if (!has(key)) return fallback;
+        auto n = map_[key];
+        auto v = as_integer(n);
+        if (!v) fail(n, std::string(key) + " must be a whole number");
+        if (*v < min || *v > max)
+            fail(n, std::string(key) + " must be between " + std::to_string(min) + " and " + std::to_string(max));
+        return *v;
+    }
+
+    bool flag(const char* key, bool fallback) const {
+        if (!has(key)) return fallback;
+        auto n = map_[key];
+        if (n.IsScalar()) {
+            std::string s = to_lower(n.Scalar());
+            if (s == "1" || s == "true" || s == "yes" || s == "on") return true;
+            if (s == "0" || s == "false" || s == "no" || s == "off" || s.empty()) return false;
+        }
+        fail(n, std::string(key) + " must be 0 or 1");
+    }
+
+    NumberSetting number(const char* key, long long fallback) const {
+        if (!has(key)) return {fallback, true};
+        auto v = as_integer(map_[key]);
+        if (!v || *v < 0) return {fallback, false};
+        return {*v, true};
+    }
+
+    std::vector<std::string> strings(const char* key) const {
+        std::vector<std::string> out;
+        if (!has(key)) return out;
+        auto n = map_[key];
+        if (n.IsScalar()) return {n.Scalar()};
+        if (!n.IsSequence()) fail(n, std::string(key) + " must be a list");
+        for (const auto& item : n) {
+            if (!item.IsScalar()) fail(item, std::string(key) + " must be a list of strings");
+            out.push_back(item.Scalar());
+        }
+        return out;
+    }
+
+    [[noreturn]] void fail(const YAML::Node& n, const std::string& problem) const {
+        throw ConfigError(file_, line_of(n), problem);
+    }
+
+    static std::optional<long long> as_integer(const YAML::Node& n) {
+        if (!n.IsScalar()) return std::nullopt;
+        const std::string& s = n.Scalar();
+        long long v = 0;
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec != std::errc{} || p != s.data() + s.size() || s.empty()) return std::nullopt;
+        return v;
+    }
+
+private:
+    std::string file_;
+    YAML::Node map_;
+};
+
+std::optional<YAML::Node> load_map(const std::string& path) {
+    auto doc = load_yaml_file(path);
+    if (doc && !doc->IsMap()) throw ConfigError(path, line_of(*doc), "the top level must be a mapping");
+    return doc;
+}
+
+bool file_usable(const std::string& path) {
+    std::error_code ec;
+    return fs::is_regular_file(path, ec) && fs::file_size(path, ec) > 0 && !ec && ::access(path.c_str(), R_OK) == 0;
+}
+
+std::string resolve_table(const Options& options, const std::string& name) {
+    std::string path = (!name.empty() && (name[0] == '/' || name[0] == '.')) ? name : options.root + "/etc/" + name;
+    if (options.devel && !path.ends_with("-debug") && file_usable(path + "-debug")) path += "-debug";
+    return path;
+}
+
+void warn_if_readable_by_others(Config& config, const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077))
+        config.warnings.push_back(path + " holds secrets but its mode lets others read it; chmod 600 it");
+}
+
+Route parse_route(const std::string& file, const std::string& key, const YAML::Node& node, const Options& options) {
+    if (!node.IsMap()) throw ConfigError(file, line_of(node), "entry '" + key + "' must be a mapping");
+    Reader r(file, node);
+    Route route;
+    route.key = key;
+    route.mailer = r.text("mailer", "ESMTP");
+    if (!route.mailer.empty() && route.mailer[0] == '/') {
+        route.path = route.mailer;
+        route.mailer = "File";
+    }
+    route.ssl = r.flag("ssl", false);
+    route.host = r.text("host", "127.0.0.1");
+    int default_port = route.mailer == "Haineko" ? 2794 : (route.ssl ? 465 : 25);
+    route.port = static_cast<int>(r.integer("port", default_port, 1, 65535));
+    route.auth = r.text("auth", "");
+    route.retry = static_cast<int>(r.integer("retry", 0, 0, 100));
+    route.sleep = static_cast<int>(r.integer("sleep", 5, 0, 3600));
+    route.timeout = static_cast<int>(r.integer("timeout", 59, 1, 3600));
+    route.starttls = r.flag("starttls", false);
+    route.tls_verify = r.flag("tls_verify", true);
+    route.auth_plaintext = r.flag("auth_plaintext", false);
+    route.disabled = r.flag("disabled", false);
+    if (r.has("path")) {
+        route.path = r.text("path", "");
+        if (!route.path.empty() && route.path[0] != '/') route.path = options.root + "/" + route.path;
+    }
+    route.entry = yaml_to_json(node).as_object();
+    return route;
+}
+
+std::map<std::string, Route> load_routes(const std::string& path, const Options& options, TableFile& table) {
+    std::map<std::string, Route> routes;
+    auto doc = load_map(path);
+    if (!doc) return routes;
+    table.path = path;
+    table.data = yaml_to_json(*doc);
+    for (const auto& kv : *doc) {
+        std::string key = kv.first.as<std::string>();
+        std::string lookup = key == "default" ? key : to_lower(key);
+        routes.emplace(lookup, parse_route(path, key, kv.second, options));
+    }
+    return routes;
+}
+
+void load_authinfo(Config& config, const std::string& path, TableFile& table) {
+    auto doc = load_map(path);
+    if (!doc) return;
+    warn_if_readable_by_others(config, path);
+    table.path = path;
+    boost::json::object masked;
+    for (const auto& kv : *doc) {
+        std::string key = kv.first.as<std::string>();
+        if (!kv.second.IsMap()) throw ConfigError(path, line_of(kv.second), "entry '" + key + "' must be a mapping");
+        Reader r(path, kv.second);
+        Credential c{r.text("username", ""), r.text("password", "")};
+        boost::json::object shown;
+        for (const auto& field : kv.second) {
+            std::string name = field.first.as<std::string>();
+            if (name == "username")
+                shown[name] = c.username.empty() ? std::string() : c.username.substr(0, 1) + "*******";
+            else
+                shown[name] = "********";
+        }
+        masked[key] = std::move(shown);
+        config.authinfo.emplace(key, std::move(c));
+    }
+    table.data = std::move(masked);
+}
+
+void load_relayhosts(Config& config, const std::string& path, TableFile& table) {
+    auto doc = load_map(path);
+    if (doc) {
+        table.path = path;
+        table.data = yaml_to_json(*doc);
+        Reader r(path, *doc);
+        config.relayhosts.open_relay = r.flag("open-relay", false);
+        if (r.has("relayhosts")) {
+            auto list = r.node("relayhosts");
+            if (!list.IsSequence()) r.fail(list, "relayhosts must be a list of addresses or networks");
+            for (const auto& item : list) {
+                auto net = item.IsScalar() ? Cidr::parse(item.Scalar()) : std::nullopt;
+                if (!net) r.fail(item, "not an IP address or CIDR network: " + (item.IsScalar() ? item.Scalar() : "?"));
+                config.relayhosts.networks.push_back(*net);
+            }
+        }
+    }
+    // As the original: with no list, only the local host may submit.
+    if (config.relayhosts.networks.empty()) {
+        config.relayhosts.networks.push_back(*Cidr::parse("127.0.0.1/32"));
+        config.relayhosts.networks.push_back(*Cidr::parse("::1/128"));
+    }
+}
+
+std::string normalize_address(const std::string& address) {
+    auto at = address.rfind('@');
+    if (at == std::string::npos) return address;
+    return address.substr(0, at + 1) + to_lower(address.substr(at + 1));
+}
+
+void load_recipients(Config& config, const std::string& path, TableFile& table) {
+    auto doc = load_map(path);
+    if (!doc) {
+        // As the original: only the server's own host name is a permitted recipient domain.
+        config.recipients.domains.insert(to_lower(config.smtpd.hostname));
+        return;
+    }
+    table.path = path;
+    table.data = yaml_to_json(*doc);
+    Reader r(path, *doc);
+    config.recipients.open_relay = r.flag("open-relay", false);
+    for (const auto& d : r.strings("domainpart")) config.recipients.domains.insert(to_lower(d));
+    for (const auto& a : r.strings("recipients")) config.recipients.addresses.insert(normalize_address(a));
+}
+
+void load_passwords(Config& config, const std::string& path, TableFile& table) {
+    config.basic_auth = true;
+    auto doc = load_map(path);
+    if (!doc) {
+        config.warnings.push_back("Basic auth is on but the password file " + path +
+                                  " is missing or empty: every request will be refused");
+        return;
+    }
+    warn_if_readable_by_others(config, path);
+    table.path = path;
+    boost::json::object masked;
+    for (const auto& kv : *doc) {
+        std::string user = kv.first.as<std::string>();
+        if (!kv.second.IsScalar()) throw ConfigError(path, line_of(kv.second), "the password of '" + user + "' must be a string");
+        config.passwords[user] = kv.second.Scalar();
+        masked[user] = "********";
+    }
+    table.data = std::move(masked);
+}
+
+void load_settings(Config& config, const YAML::Node& smtpd, const std::string& file) {
+    Reader r(file, smtpd);
+    Settings& s = config.smtpd;
+    s.hostname = r.text("hostname", "");
+    s.max_message_size = r.number("max_message_size", 4194304);
+    s.max_rcpts_per_message = r.number("max_rcpts_per_message", 4);
+    s.max_workers = r.number("max_workers", 4);
+    for (auto* n : {&s.max_message_size, &s.max_rcpts_per_message, &s.max_workers})
+        if (!n->valid) config.warnings.push_back(file + ": a numeric setting does not look like a number; /submit will answer 500");
+    if (r.has("syslog")) {
+        auto sys = r.node("syslog");
+        if (!sys.IsMap()) r.fail(sys, "syslog must be a mapping");
+        Reader sr(file, sys);
+        s.syslog_enabled = !sr.flag("disabled", true);
+        s.syslog_facility = sr.text("facility", "local2");
+    }
+    s.trusted_proxies_text = r.strings("trusted_proxies");
+    for (const auto& text : s.trusted_proxies_text) {
+        auto net = Cidr::parse(text);
+        if (!net) r.fail(r.node("trusted_proxies"), "not an IP address or CIDR network: " + text);
+        s.trusted_proxies.push_back(*net);
+    }
+    s.max_request_size = static_cast<std::size_t>(r.integer("max_request_size", 0, 0, 1LL << 32));
+    s.max_header_size = static_cast<std::size_t>(r.integer("max_header_size", 16384, 1024, 1 << 20));
+    s.read_timeout = static_cast<int>(r.integer("read_timeout", 30, 1, 3600));
+    s.idle_timeout = static_cast<int>(r.integer("idle_timeout", 30, 1, 3600));
+    s.dns_servers = r.strings("dns_servers");
+    s.tls_ca_file = r.text("tls_ca_file", "");
+    s.max_sessions_per_host = static_cast<int>(r.integer("max_sessions_per_host", 8, 1, 1000));
+    s.max_messages_per_session = static_cast<int>(r.integer("max_messages_per_session", 100, 1, 100000));
+    s.pool_idle_timeout = static_cast<int>(r.integer("pool_idle_timeout", 30, 1, 3600));
+}
+
+std::string table_name(const YAML::Node& smtpd, const char* section, const char* key, const char* fallback,
+                       const std::string& file) {
+    if (!smtpd.IsMap() || !smtpd[section]) return fallback;
+    auto sec = smtpd[section];
+    if (!sec.IsMap()) throw ConfigError(file, line_of(sec), std::string(section) + " must be a mapping");
+    Reader r(file, sec);
+    return r.text(key, fallback);
+}
+
+boost::json::value effective_conf(const Config& c, const std::map<std::string, std::string>& paths) {
+    boost::json::object smtpd;
+    smtpd["hostname"] = c.smtpd.hostname;
+    auto number = [](const NumberSetting& n) -> boost::json::value {
+        if (!n.valid) return "(not a number)";
+        return n.value;
+    };
+    smtpd["max_message_size"] = number(c.smtpd.max_message_size);
+    smtpd["max_rcpts_per_message"] = number(c.smtpd.max_rcpts_per_message);
+    smtpd["max_workers"] = number(c.smtpd.max_workers);
+    smtpd["mailer"] = {{"auth", paths.at("authinfo")}, {"mail", paths.at("sendermt")}, {"rcpt", paths.at("mailertable")}};
+    smtpd["access"] = {{"conn", paths.at("relayhosts")}, {"rcpt", paths.at("recipients")}};
+    smtpd["syslog"] = {{"disabled", c.smtpd.syslog_enabled ? 0 : 1}, {"facility", c.smtpd.syslog_facility}};
+    boost::json::array proxies;
+    for (const auto& p : c.smtpd.trusted_proxies_text) proxies.emplace_back(p);
+    smtpd["trusted_proxies"] = std::move(proxies);
+    smtpd["max_request_size"] = c.request_body_limit();
+    smtpd["max_header_size"] = c.smtpd.max_header_size;
+    smtpd["read_timeout"] = c.smtpd.read_timeout;
+    smtpd["idle_timeout"] = c.smtpd.idle_timeout;
+    smtpd["system"] = "Haineko";
+    smtpd["version"] = HAINEKO_VERSION;
+    return {{"smtpd", std::move(smtpd)}};
+}
+
+}  // namespace
+
+std::size_t Config::request_body_limit() const {
+    if (smtpd.max_request_size > 0) return smtpd.max_request_size;
+    // JSON escapes may double the size of a body; headers and envelope need a little more.
+    const long long message = smtpd.max_message_size.valid ? smtpd.max_message_size.value : 0;
+    if (message <= 0) return 64u << 20;
+    return static_cast<std::size_t>(message) * 2 + (256u << 10);
+}
+
+std::string system_hostname() {
+    for (const char* env : {"HOSTNAME", "SERVER_NAME"})
+        if (const char* v = std::getenv(env); v && *v) return v;
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) == 0 && buf[0]) return buf;
+    return "localhost";
+}
+
+Options options_from_environment() {
+    Options o;
+    const char* root = std::getenv("HAINEKO_ROOT");
+    o.root = root && *root ? root : fs::current_path().string();
+    if (const char* conf = std::getenv("HAINEKO_CONF"); conf && *conf) o.conf = conf;
+    if (const char* auth = std::getenv("HAINEKO_AUTH"); auth && *auth) o.auth_file = auth;
+    if (const char* debug = std::getenv("HAINEKO_DEBUG"); debug && *debug && std::string(debug) != "0") o.devel = true;
+    return o;
+}
+
+std::shared_ptr<const Config> load_config(const Options& options) {
+    auto config = std::make_shared<Config>();
+    config->options = options;
+    std::string conf_path = options.conf.empty() ? options.root + "/etc/haineko.cf" : options.conf;
+    YAML::Node smtpd;
+    if (auto doc = load_map(conf_path)) {
+        config->conf_path = conf_path;
+        smtpd = (*doc)["smtpd"];
+        if (smtpd && !smtpd.IsNull() && !smtpd.IsMap())
+            throw ConfigError(conf_path, line_of(smtpd), "smtpd must be a mapping");
+        if (smtpd.IsMap()) load_settings(*config, smtpd, conf_path);
+    }
+    if (config->smtpd.hostname.empty()) config->smtpd.hostname = system_hostname();
+
+    std::map<std::string, std::string> paths{
+        {"mailertable", resolve_table(options, table_name(smtpd, "mailer", "rcpt", "mailertable", conf_path))},
+        {"sendermt", resolve_table(options, table_name(smtpd, "mailer", "mail", "sendermt", conf_path))},
+        {"authinfo", resolve_table(options, table_name(smtpd, "mailer", "auth", "authinfo", conf_path))},
+        {"relayhosts", resolve_table(options, table_name(smtpd, "access", "conn", "relayhosts", conf_path))},
+        {"recipients", resolve_table(options, table_name(smtpd, "access", "rcpt", "recipients", conf_path))},
+    };
+    config->tables = {{"mailertable", {}, nullptr}, {"sendermt", {}, nullptr}, {"authinfo", {}, nullptr},
+                      {"relayhosts", {}, nullptr}, {"recipients", {}, nullptr}};
+    config->mailertable = load_routes(paths["mailertable"], options, config->tables[0]);
+    config->sendermt = load_routes(paths["sendermt"], options, config->tables[1]);
+    load_authinfo(*config, paths["authinfo"], config->tables[2]);
+    load_relayhosts(*config, paths["relayhosts"], config->tables[3]);
+    load_recipients(*config, paths["recipients"], config->tables[4]);
+    if (options.auth_file) {
+        std::string path = options.auth_file->empty() ? resolve_table(options, "password") : *options.auth_file;
+        config->tables.push_back({"password", {}, nullptr});
+        load_passwords(*config, path, config->tables.back());
+    }
+    config->conf_data = effective_conf(*config, paths);
+    return config;
+}
+
+}  // namespace haineko

@@ -1,0 +1,140 @@
+// The loaded configuration: haineko.cf plus its table files, as one immutable snapshot.
+// A reload builds a new snapshot; requests keep the one they started with.
+#pragma once
+#include <boost/json.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "policy/cidr.hpp"
+
+namespace haineko {
+
+// Where to find the files, from the command line and the environment.
+struct Options {
+    std::string root;                      // $HAINEKO_ROOT or the working directory
+    std::string conf;                      // -C / $HAINEKO_CONF; empty: ROOT/etc/haineko.cf
+    std::optional<std::string> auth_file;  // -A / $HAINEKO_AUTH: Basic auth on with this file
+    bool devel = false;                    // -d / $HAINEKO_DEBUG
+};
+
+// A numeric setting keeps what was written, so that a non-number can be answered with
+// conf/not-looks-like-number when it is needed, as the original did.
+struct NumberSetting {
+    long long value = 0;
+    bool valid = true;
+};
+
+struct Route {
+    std::string key = "(built-in default)";  // the table entry it came from
+    std::string mailer = "ESMTP";
+    std::string host = "127.0.0.1";
+    int port = 25;
+    std::string auth;  // authinfo key
+    int retry = 0;
+    int sleep = 5;
+    int timeout = 59;
+    bool starttls = false;
+    bool ssl = false;
+    bool tls_verify = true;
+    bool auth_plaintext = false;
+    bool disabled = false;
+    std::string path;             // File mailer: the directory
+    boost::json::object entry;    // every key as written, for mailers with keys of their own
+};
+
+struct Credential {
+    std::string username;
+    std::string password;
+};
+
+struct RelayHosts {
+    bool open_relay = false;
+    std::vector<Cidr> networks;
+};
+
+struct RecipientPolicy {
+    bool open_relay = false;
+    std::set<std::string> domains;     // lower-cased
+    std::set<std::string> addresses;   // domain part lower-cased
+};
+
+struct TableFile {
+    std::string name;          // "mailertable", "authinfo", ...
+    std::optional<std::string> path;  // null when the file is absent
+    boost::json::value data;   // null when absent
+};
+
+struct Settings {
+    std::string hostname;
+    NumberSetting max_message_size{4194304};
+    NumberSetting max_rcpts_per_message{4};
+    NumberSetting max_workers{4};
+    bool syslog_enabled = false;
+    std::string syslog_facility = "local2";
+    std::vector<Cidr> trusted_proxies;
+    std::vector<std::string> trusted_proxies_text;
+    // HTTP limits (our additions)
+    std::size_t max_request_size = 0;  // 0: derived from max_message_size
+    std::size_t max_header_size = 16 * 1024;
+    int read_timeout = 30;  // seconds to read one whole request
+    int idle_timeout = 30;  // seconds a keep-alive connection may wait for the next one
+    // SMTP relay settings (our additions)
+    std::vector<std::string> dns_servers;
+    std::string tls_ca_file;
+    int max_sessions_per_host = 8;
+    int max_messages_per_session = 100;
+    int pool_idle_timeout = 30;
+};
+
+struct Config {
+    Options options;
+    std::string conf_path;  // the haineko.cf read, empty when built-in defaults
+    Settings smtpd;
+    boost::json::value conf_data;  // haineko.cf as read (or the defaults), for /conf
+    std::map<std::string, Route> mailertable;
+    std::map<std::string, Route> sendermt;
+    std::map<std::string, Credential> authinfo;
+    RelayHosts relayhosts;
+    RecipientPolicy recipients;
+    bool basic_auth = false;
+    std::map<std::string, std::string> passwords;  // user -> stored hash
+    std::vector<TableFile> tables;                 // for /conf, in a fixed order
+    std::vector<std::string> warnings;             // said once at load time
+
+    std::size_t request_body_limit() const;
+};
+
+// Reads everything. Throws ConfigError ("file:line: problem") for a broken file.
+std::shared_ptr<const Config> load_config(const Options& options);
+
+// Options from the environment: HAINEKO_ROOT, HAINEKO_CONF, HAINEKO_AUTH, HAINEKO_DEBUG.
+Options options_from_environment();
+
+// The host's name, as the default EHLO and Message-Id domain.
+std::string system_hostname();
+
+// Holds the current snapshot; reload swaps it atomically.
+class ConfigHolder {
+public:
+    explicit ConfigHolder(std::shared_ptr<const Config> initial) : current_(std::move(initial)) {}
+    std::shared_ptr<const Config> get() const {
+        std::lock_guard lock(mutex_);
+        return current_;
+    }
+    void set(std::shared_ptr<const Config> next) {
+        std::lock_guard lock(mutex_);
+        current_ = std::move(next);
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const Config> current_;
+};
+
+}  // namespace haineko

@@ -1,0 +1,32 @@
+// Checks on envelope addresses and EHLO names, as the original's RFC5321/RFC5322 helpers.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace haineko {
+
+// True when s holds a byte outside US-ASCII.
+bool has_non_ascii(std::string_view s);
+
+// An addr-spec: dot-atom or quoted-string local part, "@", dot-atom or domain-literal domain.
+// No control characters, no display name, no angle brackets.
+bool is_email_address(std::string_view s);
+
+// Like is_email_address, but a byte outside US-ASCII counts as an atom character:
+// true for an address whose only fault is being non-ASCII.
+bool is_email_address_allowing_utf8(std::string_view s);
+
+// EHLO argument: a host name with a dot and an alphabetic TLD, or an IPv4 literal with
+// or without brackets.
+bool is_valid_ehlo(std::string_view s);
+
+// The part after the last "@", lower-cased ("" when there is none).
+std::string domain_of(std::string_view address);
+
+// "Name <user@example.org>" -> "user@example.org"; a bare address comes back unchanged;
+// lower-cases nothing.
+std::string address_in(std::string_view header_value);
+
+std::string to_lower(std::string_view s);
+
+}  // namespace haineko

@@ -1,0 +1,36 @@
+// One SMTP-style answer: what a check, a mailer or a relay said about one recipient.
+#pragma once
+#include <boost/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace haineko {
+
+struct Reply {
+    std::optional<std::string> dsn;
+    int code = 0;
+    // Replies read off an SMTP server keep their code as a string, as the original did;
+    // the ones Haineko makes itself carry a number.
+    bool code_is_text = false;
+    std::optional<std::string> host;
+    std::optional<int> port;
+    std::optional<std::string> rcpt;
+    std::optional<std::string> mailer;
+    std::string command;
+    std::vector<std::string> message;
+
+    bool error() const { return code >= 400 && code <= 599; }
+    boost::json::object to_json() const;
+};
+
+// A reply from the table of named answers, e.g. ("rcpt", "rejected").
+// The command is the upper-cased group name. Unknown names give http/server-error.
+Reply named_reply(std::string_view group, std::string_view name);
+
+// Parses the lines an SMTP server sent ("250-..." / "250 2.0.0 ok") into a reply:
+// the code, the enhanced status code, and the text of every line.
+Reply parse_smtp_reply(std::string_view command, const std::vector<std::string>& lines);
+
+}  // namespace haineko

@@ -1,0 +1,20 @@
+// The request body parser. Strict JSON first; failing that, the relaxed JSON the
+// original's examples use: unquoted keys, 'single-quoted' strings, comments, trailing commas.
+#pragma once
+#include <boost/json.hpp>
+
+#include <optional>
+#include <string_view>
+
+namespace haineko {
+
+constexpr int kMaxJsonDepth = 32;
+
+// nullopt when the text is neither strict nor relaxed JSON, nests deeper than
+// kMaxJsonDepth, or holds invalid UTF-8.
+std::optional<boost::json::value> parse_request_json(std::string_view text);
+
+// The relaxed-to-strict rewrite on its own, for tests.
+std::string relaxed_to_strict(std::string_view text);
+
+}  // namespace haineko

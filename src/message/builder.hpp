@@ -1,0 +1,29 @@
+// Builds the RFC 5322 message of a submission once; each recipient then gets its own copy
+// with its own To: header, so recipients never see each other.
+#pragma once
+#include <string>
+
+#include "config/config.hpp"
+#include "core/submission.hpp"
+
+namespace haineko {
+
+struct BuiltMessage {
+    std::string message_id;        // without angle brackets
+    std::string charset;           // what the body went out in
+    std::string transfer_encoding; // 7bit, 8bit, quoted-printable or base64
+    std::string head_before_to;    // Received ... From
+    std::string head_after_to;     // Reply-To ... X-Originating-IP, then the blank line
+    std::string body;              // encoded, CRLF
+
+    bool eight_bit() const { return transfer_encoding == "8bit"; }
+    std::string for_recipient(const std::string& rcpt) const;
+    std::size_t size_for(const std::string& rcpt) const;
+};
+
+BuiltMessage build_message(const Submission& submission, const Config& config);
+
+// RFC 5322 date in the local time zone: "Sun, 22 Nov 2026 09:15:00 +0900".
+std::string rfc5322_date(std::chrono::system_clock::time_point when);
+
+}  // namespace haineko

@@ -1,0 +1,144 @@
+#include "message/header.hpp"
+
+#include <cstring>
+
+#include "core/address.hpp"
+#include "message/charset.hpp"
+#include "policy/password.hpp"
+
+namespace haineko {
+namespace {
+
+constexpr std::size_t kLineLimit = 78;
+constexpr std::size_t kWordLimit = 75;
+constexpr std::size_t kLongestToken = 900;  // under 998 with the name in front
+
+std::string sanitize(std::string_view value) {
+    std::string out(value);
+    for (auto& c : out)
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = ' ';
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+std::vector<std::string> split_tokens(std::string_view value) {
+    std::vector<std::string> tokens;
+    size_t pos = 0;
+    while (pos <= value.size()) {
+        size_t space = value.find(' ', pos);
+        std::string_view tok = value.substr(pos, space == std::string_view::npos ? std::string_view::npos : space - pos);
+        // A token too long for one line is cut; there is no white space to fold at.
+        while (tok.size() > kLongestToken) {
+            tokens.emplace_back(tok.substr(0, kLongestToken));
+            tok.remove_prefix(kLongestToken);
+        }
+        tokens.emplace_back(tok);
+        if (space == std::string_view::npos) break;
+        pos = space + 1;
+    }
+    return tokens;
+}
+
+// Joins "Name:" and the pieces, starting a continuation line (CRLF SP) whenever the
+// next piece would pass 78 characters.
+std::string fold(std::string_view name, const std::vector<std::string>& pieces) {
+    std::string out(name);
+    out += ':';
+    std::size_t line_len = out.size();
+    for (const auto& piece : pieces) {
+        if (line_len + 1 + piece.size() > kLineLimit && line_len > name.size() + 1) {
+            out += "\r\n";
+            line_len = 0;
+        }
+        out += ' ';
+        out += piece;
+        line_len += 1 + piece.size();
+    }
+    out += "\r\n";
+    return out;
+}
+
+std::vector<std::string> words_or_utf8(std::string_view text, std::string_view charset, std::size_t first_budget) {
+    if (auto words = encoded_words(text, charset, first_budget)) return *words;
+    return *encoded_words(text, "UTF-8", first_budget);
+}
+
+bool needs_quoting(std::string_view phrase) {
+    if (phrase.size() >= 2 && phrase.front() == '"' && phrase.back() == '"') return false;
+    for (char c : phrase)
+        if (std::strchr("()<>@,;:\\\".[]", c)) return true;
+    return false;
+}
+
+std::string quoted(std::string_view phrase) {
+    std::string out = "\"";
+    for (char c : phrase) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> encoded_words(std::string_view text, std::string_view charset,
+                                                      std::size_t first_budget) {
+    const std::string prefix = "=?" + std::string(charset) + "?B?";
+    const std::size_t overhead = prefix.size() + 2;
+    std::vector<std::string> words;
+    auto emit = [&](std::string_view converted) { words.push_back(prefix + base64_encode(converted) + "?="); };
+    std::size_t start = 0, i = 0;
+    std::string converted;
+    while (i < text.size()) {
+        std::size_t len = std::min(utf8_sequence_length(static_cast<unsigned char>(text[i])), text.size() - i);
+        auto candidate = convert_from_utf8(text.substr(start, i + len - start), charset);
+        if (!candidate) return std::nullopt;
+        std::size_t budget = words.empty() ? first_budget : kWordLimit;
+        if (overhead + 4 * ((candidate->size() + 2) / 3) > budget && i > start) {
+            emit(converted);
+            start = i;
+            converted.clear();
+            continue;
+        }
+        converted = std::move(*candidate);
+        i += len;
+    }
+    if (i > start || words.empty()) emit(converted);
+    return words;
+}
+
+std::string header_field(std::string_view name, std::string_view raw_value, std::string_view charset) {
+    std::string value = sanitize(raw_value);
+    if (has_non_ascii(value)) {
+        std::size_t first_budget = kLineLimit > name.size() + 2 ? kLineLimit - name.size() - 2 : kWordLimit;
+        return fold(name, words_or_utf8(value, charset, std::min(first_budget, kWordLimit)));
+    }
+    return fold(name, split_tokens(value));
+}
+
+std::string address_field(std::string_view name, std::string_view raw_value, std::string_view charset) {
+    std::string value = sanitize(raw_value);
+    size_t lt = value.rfind('<');
+    size_t gt = lt == std::string::npos ? std::string::npos : value.find('>', lt);
+    if (gt == std::string::npos) return header_field(name, value, charset);
+    std::string_view display = trim(std::string_view(value).substr(0, lt));
+    std::string angle_addr = value.substr(lt, gt - lt + 1);
+    if (display.empty()) return header_field(name, angle_addr, charset);
+    if (!has_non_ascii(display)) {
+        std::string phrase = needs_quoting(display) ? quoted(display) : std::string(display);
+        return header_field(name, phrase + " " + angle_addr, charset);
+    }
+    if (display.size() >= 2 && display.front() == '"' && display.back() == '"')
+        display = display.substr(1, display.size() - 2);
+    std::size_t first_budget = std::min(kWordLimit, kLineLimit - name.size() - 2);
+    auto pieces = words_or_utf8(display, charset, first_budget);
+    pieces.push_back(angle_addr);
+    return fold(name, pieces);
+}
+
+}  // namespace haineko

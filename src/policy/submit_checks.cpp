@@ -1,0 +1,180 @@
+#include "policy/submit_checks.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "core/address.hpp"
+#include "http/relaxed_json.hpp"
+#include "policy/access.hpp"
+
+namespace haineko {
+namespace {
+
+struct WrongType {};
+
+// A scalar as text (numbers as the original's Perl would print them); null is "".
+// Arrays and objects are not text: the request is malformed.
+std::string text_of(const boost::json::value* v) {
+    if (!v || v->is_null()) return {};
+    if (v->is_string()) return std::string(v->get_string());
+    if (v->is_int64()) return std::to_string(v->get_int64());
+    if (v->is_uint64()) return std::to_string(v->get_uint64());
+    if (v->is_double()) return boost::json::serialize(*v);
+    if (v->is_bool()) return v->get_bool() ? "1" : "";
+    throw WrongType{};
+}
+
+const boost::json::value* first_of(const boost::json::object& o, std::initializer_list<const char*> keys) {
+    for (const char* k : keys)
+        if (auto it = o.find(k); it != o.end() && !it->value().is_null()) return &it->value();
+    return nullptr;
+}
+
+std::vector<std::string> list_of(const boost::json::value* v) {
+    std::vector<std::string> out;
+    if (!v || v->is_null()) return out;
+    if (v->is_array()) {
+        for (const auto& item : v->get_array()) out.push_back(text_of(&item));
+        return out;
+    }
+    std::string one = text_of(v);
+    if (!one.empty()) out.push_back(one);
+    return out;
+}
+
+// Header values are one line: CR, LF and other control characters become spaces, so that
+// nothing in a value can start a header of its own.
+std::string one_line(std::string s) {
+    for (auto& c : s)
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = ' ';
+    return s;
+}
+
+void read_header(const boost::json::value* v, HeaderFields& h) {
+    if (!v || v->is_null()) return;
+    if (!v->is_object()) throw WrongType{};
+    const auto& o = v->get_object();
+    h.from = one_line(text_of(first_of(o, {"from", "From"})));
+    h.replyto = one_line(text_of(first_of(o, {"replyto", "reply-to", "Reply-To"})));
+    h.subject = one_line(text_of(first_of(o, {"subject", "Subject"})));
+    std::string charset = text_of(first_of(o, {"charset", "Charset"}));
+    if (!charset.empty()) h.charset = charset;
+    for (auto& hop : list_of(first_of(o, {"x-haineko-loop", "X-Haineko-Loop"}))) {
+        // "a,b" in one string is a list as we write it into the header
+        size_t pos = 0;
+        while (pos <= hop.size()) {
+            size_t comma = hop.find(',', pos);
+            std::string part = hop.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+            part.erase(0, part.find_first_not_of(' '));
+            part.erase(part.find_last_not_of(' ') + 1);
+            if (!part.empty()) h.loop.push_back(one_line(part));
+            if (comma == std::string::npos) break;
+            pos = comma + 1;
+        }
+    }
+    for (auto& r : list_of(first_of(o, {"received", "Received"}))) h.received.push_back(one_line(r));
+}
+
+struct Failed {
+    int status;
+    Reply reply;
+};
+
+Failed fail(int status, std::string_view group, std::string_view name) { return {status, named_reply(group, name)}; }
+
+}  // namespace
+
+CheckOutcome check_submission_text(const Config& config, std::string_view body, Submission base) {
+    auto parsed = parse_request_json(body);
+    if (!parsed || !parsed->is_object()) {
+        CheckOutcome out;
+        out.submission = std::move(base);
+        out.http_status = 400;
+        out.replies.push_back(named_reply("http", "malformed-json"));
+        return out;
+    }
+    return check_submission_json(config, *parsed, std::move(base));
+}
+
+CheckOutcome check_submission_json(const Config& config, const boost::json::value& request, Submission base) {
+    CheckOutcome out;
+    out.submission = std::move(base);
+    Submission& s = out.submission;
+    auto finish = [&out](Failed f) {
+        out.http_status = f.status;
+        out.replies.push_back(std::move(f.reply));
+        return out;
+    };
+
+    // 4: the body is JSON of the right shape
+    std::vector<std::string> recipients;
+    try {
+        if (!request.is_object()) throw WrongType{};
+        const auto& o = request.get_object();
+        s.ehlo = text_of(first_of(o, {"ehlo", "helo"}));
+        s.mail = text_of(first_of(o, {"mail", "send", "from"}));
+        recipients = list_of(first_of(o, {"rcpt", "recv", "to"}));
+        s.body = text_of(first_of(o, {"body"}));
+        read_header(first_of(o, {"header"}), s.header);
+    } catch (const WrongType&) {
+        return finish(fail(400, "http", "malformed-json"));
+    }
+
+    // 5: loop detection
+    const std::string& me = config.smtpd.hostname;
+    if (std::find(s.header.loop.begin(), s.header.loop.end(), me) != s.header.loop.end())
+        return finish(fail(400, "conn", "detect-loop"));
+    s.header.loop.push_back(me);
+
+    // 6-7: EHLO
+    if (s.ehlo.empty()) return finish(fail(400, "ehlo", "require-domain"));
+    if (!is_valid_ehlo(s.ehlo)) return finish(fail(400, "ehlo", "invalid-domain"));
+
+    // 8-10: envelope sender
+    if (s.mail.empty()) return finish(fail(400, "mail", "syntax-error"));
+    if (!is_email_address(s.mail)) {
+        if (has_non_ascii(s.mail) && is_email_address_allowing_utf8(s.mail))
+            return finish(fail(400, "mail", "non-ascii"));
+        return finish(fail(400, "mail", "domain-required"));
+    }
+
+    // 11-12: recipient count
+    if (recipients.empty()) return finish(fail(400, "rcpt", "address-required"));
+    const auto& max_rcpts = config.smtpd.max_rcpts_per_message;
+    if (!max_rcpts.valid) return finish(fail(500, "conf", "not-looks-like-number"));
+    if (max_rcpts.value > 0 && static_cast<long long>(recipients.size()) > max_rcpts.value)
+        return finish(fail(403, "rcpt", "too-many-recipients"));
+
+    // 13-14: each recipient; the rejected ones keep an error entry
+    for (const auto& rcpt : recipients) {
+        std::optional<Reply> rejected;
+        if (!is_email_address(rcpt)) {
+            bool only_non_ascii = has_non_ascii(rcpt) && is_email_address_allowing_utf8(rcpt);
+            rejected = only_non_ascii ? named_reply("mail", "non-ascii") : named_reply("rcpt", "is-not-emailaddress");
+        } else if (!recipient_permitted(config, rcpt)) {
+            rejected = named_reply("rcpt", "rejected");
+        }
+        if (rejected) {
+            rejected->rcpt = rcpt;
+            out.replies.push_back(std::move(*rejected));
+        } else {
+            s.rcpt.push_back(rcpt);
+        }
+    }
+    // 15: nobody left
+    if (s.rcpt.empty()) {
+        out.http_status = 400;
+        return out;
+    }
+
+    // 16-18: body and subject
+    if (s.body.empty()) return finish(fail(400, "data", "empty-body"));
+    const auto& max_size = config.smtpd.max_message_size;
+    if (!max_size.valid) return finish(fail(500, "conf", "not-looks-like-number"));
+    if (max_size.value > 0 && static_cast<long long>(s.body.size()) > max_size.value)
+        return finish(fail(400, "data", "mesg-too-big"));
+    if (s.header.subject.empty()) return finish(fail(400, "data", "empty-subject"));
+    return out;
+}
+
+}  // namespace haineko

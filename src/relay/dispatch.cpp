@@ -1,0 +1,92 @@
+#include "relay/dispatch.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+#include "relay/route_choice.hpp"
+
+namespace haineko {
+namespace {
+
+namespace asio = boost::asio;
+
+Reply unusable_mailer(const Route& route) {
+    Reply r;
+    r.code = 500;
+    r.dsn = "5.3.5";
+    r.command = "DATA";
+    r.message = {route.mailer.empty()
+                     ? "No mailer is set for route '" + route.key + "'"
+                     : "Unknown mailer '" + route.mailer + "' in route '" + route.key + "'"};
+    return r;
+}
+
+asio::awaitable<Reply> deliver_one(const Submission& s, const BuiltMessage& m, const Config& config,
+                                   MailerSet& mailers, const std::string& rcpt) {
+    const Route& route = choose_route(config, s.mail, rcpt);
+    const Credential* credential = nullptr;
+    if (!route.auth.empty())
+        if (auto it = config.authinfo.find(route.auth); it != config.authinfo.end()) credential = &it->second;
+    Mailer* mailer = mailers.find(route.mailer);
+    Reply reply;
+    if (!mailer) {
+        reply = unusable_mailer(route);
+    } else {
+        try {
+            reply = co_await mailer->deliver(Delivery{s, m, route, config, rcpt, credential});
+        } catch (const std::exception& e) {
+            reply = named_reply("http", "server-error");
+            reply.command = "DATA";
+            reply.message = {std::string("Mailer failed: ") + e.what()};
+        }
+    }
+    reply.rcpt = rcpt;
+    reply.mailer = route.mailer.empty() ? std::optional<std::string>{} : route.mailer;
+    co_return reply;
+}
+
+}  // namespace
+
+asio::awaitable<std::vector<Reply>> relay_submission(const Submission& s, const BuiltMessage& m, const Config& config,
+                                                     MailerSet& mailers) {
+    const size_t count = s.rcpt.size();
+    std::vector<Reply> replies(count);
+    if (count == 1) {
+        replies[0] = co_await deliver_one(s, m, config, mailers, s.rcpt[0]);
+        co_return replies;
+    }
+    auto executor = co_await asio::this_coro::executor;
+    long long configured = config.smtpd.max_workers.valid ? config.smtpd.max_workers.value : 4;
+    size_t workers = static_cast<size_t>(std::clamp<long long>(configured, 1, 64));
+    workers = std::min(workers, count);
+
+    // Workers pull the next recipient; the last one to finish wakes the caller by
+    // cancelling the timer it waits on. All of this runs on one loop: no locks needed.
+    size_t next = 0, running = workers;
+    asio::steady_timer done(executor, asio::steady_timer::time_point::max());
+    for (size_t w = 0; w < workers; ++w) {
+        asio::co_spawn(
+            executor,
+            [&]() -> asio::awaitable<void> {
+                while (next < count) {
+                    size_t i = next++;
+                    replies[i] = co_await deliver_one(s, m, config, mailers, s.rcpt[i]);
+                }
+                if (--running == 0) done.cancel();
+            },
+            asio::detached);
+    }
+    boost::system::error_code ec;
+    while (running > 0) {
+        co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return replies;
+}
+
+}  // namespace haineko

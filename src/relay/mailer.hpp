@@ -1,0 +1,53 @@
+// The mailer interface: one message, one route, one recipient in; one SMTP-style reply out.
+// Every mailer is asynchronous so that a relay waiting on the network never blocks the loop.
+#pragma once
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "core/reply.hpp"
+#include "core/submission.hpp"
+#include "message/builder.hpp"
+
+namespace haineko {
+
+struct Delivery {
+    const Submission& submission;
+    const BuiltMessage& message;
+    const Route& route;
+    const Config& config;
+    const std::string& rcpt;
+    const Credential* credential;  // the route's authinfo entry, or null
+};
+
+class Mailer {
+public:
+    virtual ~Mailer() = default;
+    // The reply's rcpt and mailer are filled in by the caller.
+    virtual boost::asio::awaitable<Reply> deliver(const Delivery& delivery) = 0;
+};
+
+// The mailers of one event loop, by name. Mailers that keep connections (SMTP pools,
+// HTTPS clients) live here, one set per loop, so nothing is shared across threads.
+class MailerSet {
+public:
+    explicit MailerSet(boost::asio::any_io_executor executor);
+    ~MailerSet();
+    // null for an unknown name
+    Mailer* find(const std::string& name);
+
+private:
+    boost::asio::any_io_executor executor_;
+    std::map<std::string, std::unique_ptr<Mailer>> mailers_;
+};
+
+// Local mailers, one file each.
+std::unique_ptr<Mailer> make_discard_mailer();
+std::unique_ptr<Mailer> make_screen_mailer();
+std::unique_ptr<Mailer> make_file_mailer();
+
+}  // namespace haineko
