@@ -96,12 +96,26 @@ std::size_t BuiltMessage::size_for(const std::string& rcpt) const {
     return head_before_to.size() + rcpt.size() + 6 + head_after_to.size() + body.size();
 }
 
+BuiltMessage BuiltMessage::seven_bit_copy() const {
+    BuiltMessage copy = *this;
+    if (!eight_bit()) return copy;
+    const std::string from = "Content-Transfer-Encoding: 8bit\r\n";
+    auto pos = copy.head_after_to.find(from);
+    if (pos != std::string::npos)
+        copy.head_after_to.replace(pos, from.size(), "Content-Transfer-Encoding: base64\r\n");
+    copy.transfer_encoding = "base64";
+    copy.body = base64_body(raw_body);
+    copy.raw_body.clear();
+    return copy;
+}
+
 BuiltMessage build_message(const Submission& s, const Config& config) {
     BuiltMessage m;
     EncodedBody body = encode_body(s.body, s.header.charset);
     m.charset = body.charset;
     m.transfer_encoding = body.encoding;
     m.body = std::move(body.text);
+    if (m.eight_bit()) m.raw_body = m.body;
     m.message_id = make_message_id(s, config);
     const std::string& cs = m.charset;
     const std::string date = rfc5322_date(s.started);

@@ -15,10 +15,14 @@ struct BuiltMessage {
     std::string head_before_to;    // Received ... From
     std::string head_after_to;     // Reply-To ... X-Originating-IP, then the blank line
     std::string body;              // encoded, CRLF
+    std::string raw_body;          // the 8bit body before encoding; empty unless eight_bit()
 
     bool eight_bit() const { return transfer_encoding == "8bit"; }
     std::string for_recipient(const std::string& rcpt) const;
     std::size_t size_for(const std::string& rcpt) const;
+    // The same message with an 8bit body re-encoded as base64, for a relay that does not
+    // offer 8BITMIME.
+    BuiltMessage seven_bit_copy() const;
 };
 
 BuiltMessage build_message(const Submission& submission, const Config& config);

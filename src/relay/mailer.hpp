@@ -15,6 +15,10 @@
 
 namespace haineko {
 
+namespace smtp {
+class Transport;
+}
+
 struct Delivery {
     const Submission& submission;
     const BuiltMessage& message;
@@ -35,13 +39,15 @@ public:
 // HTTPS clients) live here, one set per loop, so nothing is shared across threads.
 class MailerSet {
 public:
-    explicit MailerSet(boost::asio::any_io_executor executor);
+    // loops: how many event loops share the per-host session limit.
+    MailerSet(boost::asio::any_io_executor executor, std::size_t loops);
     ~MailerSet();
     // null for an unknown name
     Mailer* find(const std::string& name);
 
 private:
     boost::asio::any_io_executor executor_;
+    std::unique_ptr<smtp::Transport> smtp_;
     std::map<std::string, std::unique_ptr<Mailer>> mailers_;
 };
 
@@ -49,5 +55,7 @@ private:
 std::unique_ptr<Mailer> make_discard_mailer();
 std::unique_ptr<Mailer> make_screen_mailer();
 std::unique_ptr<Mailer> make_file_mailer();
+// Relays, over the loop's pooled SMTP transport.
+std::unique_ptr<Mailer> make_esmtp_mailer(smtp::Transport& transport);
 
 }  // namespace haineko

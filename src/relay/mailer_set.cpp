@@ -1,11 +1,14 @@
 #include "relay/mailer.hpp"
+#include "relay/smtp/transport.hpp"
 
 namespace haineko {
 
-MailerSet::MailerSet(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {
+MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops)
+    : executor_(executor), smtp_(std::make_unique<smtp::Transport>(executor, loops)) {
     mailers_["Discard"] = make_discard_mailer();
     mailers_["Screen"] = make_screen_mailer();
     mailers_["File"] = make_file_mailer();
+    mailers_["ESMTP"] = make_esmtp_mailer(*smtp_);
 }
 
 MailerSet::~MailerSet() = default;
