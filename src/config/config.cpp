@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -274,6 +275,13 @@ void load_settings(Config& config, const YAML::Node& smtpd, const std::string& f
     s.read_timeout = static_cast<int>(r.integer("read_timeout", 30, 1, 3600));
     s.idle_timeout = static_cast<int>(r.integer("idle_timeout", 30, 1, 3600));
     s.dns_servers = r.strings("dns_servers");
+    for (const auto& server : s.dns_servers) {
+        // "IP", "IP:PORT" or "[IPv6]:PORT", as c-ares takes them
+        std::string ip = server;
+        if (!ip.empty() && ip.front() == '[') ip = ip.substr(1, ip.find(']') - 1);
+        else if (std::count(ip.begin(), ip.end(), ':') == 1) ip = ip.substr(0, ip.find(':'));
+        if (!parse_ip(ip)) r.fail(r.node("dns_servers"), "not an IP address or IP:PORT: " + server);
+    }
     s.tls_ca_file = r.text("tls_ca_file", "");
     s.max_sessions_per_host = static_cast<int>(r.integer("max_sessions_per_host", 8, 1, 1000));
     s.max_messages_per_session = static_cast<int>(r.integer("max_messages_per_session", 100, 1, 100000));

@@ -216,7 +216,8 @@ struct Server::Impl {
         if (threads <= 0) threads = 1;
         for (int i = 0; i < threads; ++i) {
             auto loop = std::make_unique<Loop>();
-            loop->mailers = std::make_unique<MailerSet>(loop->ctx.get_executor(), static_cast<std::size_t>(threads));
+            loop->mailers = std::make_unique<MailerSet>(loop->ctx.get_executor(), static_cast<std::size_t>(threads),
+                                                        config.get()->smtpd.dns_servers);
             loops.push_back(std::move(loop));
         }
         open_acceptors();

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "core/reply.hpp"
@@ -17,6 +18,9 @@ namespace haineko {
 
 namespace smtp {
 class Transport;
+}
+namespace dns {
+class Resolver;
 }
 
 struct Delivery {
@@ -40,7 +44,8 @@ public:
 class MailerSet {
 public:
     // loops: how many event loops share the per-host session limit.
-    MailerSet(boost::asio::any_io_executor executor, std::size_t loops);
+    // dns_servers: haineko.cf's dns_servers (empty: the system resolver).
+    MailerSet(boost::asio::any_io_executor executor, std::size_t loops, const std::vector<std::string>& dns_servers);
     ~MailerSet();
     // null for an unknown name
     Mailer* find(const std::string& name);
@@ -48,6 +53,7 @@ public:
 private:
     boost::asio::any_io_executor executor_;
     std::unique_ptr<smtp::Transport> smtp_;
+    std::unique_ptr<dns::Resolver> resolver_;
     std::map<std::string, std::unique_ptr<Mailer>> mailers_;
 };
 
@@ -57,5 +63,6 @@ std::unique_ptr<Mailer> make_screen_mailer();
 std::unique_ptr<Mailer> make_file_mailer();
 // Relays, over the loop's pooled SMTP transport.
 std::unique_ptr<Mailer> make_esmtp_mailer(smtp::Transport& transport);
+std::unique_ptr<Mailer> make_mx_mailer(smtp::Transport& transport, dns::Resolver& resolver);
 
 }  // namespace haineko

@@ -1,14 +1,19 @@
 #include "relay/mailer.hpp"
+#include "relay/dns/resolver.hpp"
 #include "relay/smtp/transport.hpp"
 
 namespace haineko {
 
-MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops)
-    : executor_(executor), smtp_(std::make_unique<smtp::Transport>(executor, loops)) {
+MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops,
+                     const std::vector<std::string>& dns_servers)
+    : executor_(executor),
+      smtp_(std::make_unique<smtp::Transport>(executor, loops)),
+      resolver_(std::make_unique<dns::Resolver>(executor, dns_servers)) {
     mailers_["Discard"] = make_discard_mailer();
     mailers_["Screen"] = make_screen_mailer();
     mailers_["File"] = make_file_mailer();
     mailers_["ESMTP"] = make_esmtp_mailer(*smtp_);
+    mailers_["MX"] = make_mx_mailer(*smtp_, *resolver_);
 }
 
 MailerSet::~MailerSet() = default;

@@ -62,8 +62,20 @@ void Connection::fail(const boost::system::error_code& ec, const std::string& st
     throw SmtpIoError(kind, stage, ec.message());
 }
 
-asio::awaitable<void> Connection::connect(const std::string& host, int port, Seconds timeout) {
+asio::awaitable<void> Connection::connect(const std::string& host, int port,
+                                          const std::vector<asio::ip::address>& addresses, Seconds timeout) {
     peer = host + ":" + std::to_string(port);
+    if (!addresses.empty()) {
+        std::vector<tcp::endpoint> endpoints;
+        for (const auto& a : addresses) endpoints.emplace_back(a, static_cast<unsigned short>(port));
+        arm(timeout);
+        auto [cec, ep] = co_await asio::async_connect(stream_.next_layer(), endpoints, use_tuple);
+        if (cec) fail(cec, "CONN", SmtpIoError::connect);
+        disarm();
+        boost::system::error_code ignored;
+        stream_.next_layer().set_option(tcp::no_delay(true), ignored);
+        co_return;
+    }
     auto executor = co_await asio::this_coro::executor;
     tcp::resolver resolver(executor);
     arm(timeout);

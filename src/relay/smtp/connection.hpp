@@ -37,7 +37,9 @@ public:
     Connection(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls);
     ~Connection();
 
-    boost::asio::awaitable<void> connect(const std::string& host, int port, Seconds timeout);
+    // To the given addresses in order, or, when there are none, to what host resolves to.
+    boost::asio::awaitable<void> connect(const std::string& host, int port,
+                                         const std::vector<boost::asio::ip::address>& addresses, Seconds timeout);
     // TLS on the open connection: SNI and, when verify, certificate and host-name checks.
     boost::asio::awaitable<void> start_tls(const std::string& host, bool verify, Seconds timeout);
     boost::asio::awaitable<RawReply> read_reply(const std::string& stage, Seconds timeout);

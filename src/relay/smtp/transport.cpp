@@ -105,7 +105,7 @@ asio::awaitable<void> Transport::authenticate(Connection& conn, const Target& ta
 asio::awaitable<std::shared_ptr<Connection>> Transport::open(const Target& target, const Settings& settings) {
     auto conn = std::make_shared<Connection>(executor_, tls_context(settings.tls_ca_file));
     const Seconds t = target.timeout;
-    co_await conn->connect(target.host, target.port, t);
+    co_await conn->connect(target.host, target.port, target.addresses, t);
     if (target.implicit_tls) co_await conn->start_tls(target.host, target.verify, t);
     RawReply greeting = co_await conn->read_reply("CONN", t);
     if (greeting.code != 220) throw ReplyError{from_raw("CONN", greeting)};

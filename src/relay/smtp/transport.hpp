@@ -18,6 +18,7 @@ namespace haineko::smtp {
 
 struct Target {
     std::string host;
+    std::vector<boost::asio::ip::address> addresses;  // when set, connect here instead of resolving host
     int port = 25;
     bool implicit_tls = false;
     bool starttls = false;

@@ -1,0 +1,308 @@
+#include "relay/dns/resolver.hpp"
+
+#include <ares.h>
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <mutex>
+
+namespace haineko::dns {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+void library_init() {
+    static std::once_flag once;
+    std::call_once(once, [] { ares_library_init(ARES_LIB_INIT_ALL); });
+}
+
+unsigned read16(const unsigned char* p) { return static_cast<unsigned>(p[0] << 8 | p[1]); }
+unsigned long read32(const unsigned char* p) {
+    return static_cast<unsigned long>(p[0]) << 24 | static_cast<unsigned long>(p[1]) << 16 |
+           static_cast<unsigned long>(p[2]) << 8 | p[3];
+}
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    while (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+}
+
+}  // namespace
+
+bool Resolver::parse_mx_answer(const unsigned char* abuf, int alen, std::vector<MxHost>& hosts, int& min_ttl) {
+    if (alen < 12) return false;
+    const unsigned char* end = abuf + alen;
+    unsigned qdcount = read16(abuf + 4), ancount = read16(abuf + 6);
+    const unsigned char* p = abuf + 12;
+    min_ttl = 86400;
+    for (unsigned i = 0; i < qdcount; ++i) {
+        char* name = nullptr;
+        long len = 0;
+        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return false;
+        ares_free_string(name);
+        p += len + 4;
+        if (p > end) return false;
+    }
+    for (unsigned i = 0; i < ancount; ++i) {
+        char* name = nullptr;
+        long len = 0;
+        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return false;
+        ares_free_string(name);
+        p += len;
+        if (p + 10 > end) return false;
+        unsigned type = read16(p), rdlength = read16(p + 8);
+        unsigned long ttl = read32(p + 4);
+        p += 10;
+        if (p + rdlength > end) return false;
+        if (type == ns_t_mx && rdlength >= 3) {
+            char* exchange = nullptr;
+            long elen = 0;
+            if (ares_expand_name(p + 2, abuf, alen, &exchange, &elen) != ARES_SUCCESS) return false;
+            hosts.push_back(MxHost{static_cast<int>(read16(p)), lower(exchange)});
+            ares_free_string(exchange);
+            min_ttl = std::min<int>(min_ttl, static_cast<int>(std::min<unsigned long>(ttl, 86400)));
+        }
+        p += rdlength;
+    }
+    std::stable_sort(hosts.begin(), hosts.end(), [](const MxHost& a, const MxHost& b) { return a.preference < b.preference; });
+    return true;
+}
+
+struct Resolver::Impl {
+    struct Watch {
+        std::unique_ptr<asio::posix::stream_descriptor> descriptor;
+        bool want_read = false, want_write = false;
+        bool reading = false, writing = false;
+    };
+    template <class T>
+    struct Cached {
+        T answer;
+        Clock::time_point expires;
+    };
+
+    asio::any_io_executor executor;
+    ares_channel channel = nullptr;
+    asio::steady_timer timeout_timer;
+    std::map<int, Watch> watches;
+    std::map<std::string, Cached<MxAnswer>> mx_cache;
+    std::map<std::string, Cached<HostAnswer>> host_cache;
+
+    Impl(asio::any_io_executor ex, const std::vector<std::string>& servers) : executor(ex), timeout_timer(ex) {
+        library_init();
+        ares_options options{};
+        options.sock_state_cb = &Impl::on_socket_state;
+        options.sock_state_cb_data = this;
+        options.timeout = 2000;
+        options.tries = 2;
+        int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+        if (ares_init_options(&channel, &options, mask) != ARES_SUCCESS) throw std::runtime_error("c-ares init failed");
+        if (!servers.empty()) {
+            std::string csv;
+            for (const auto& s : servers) csv += (csv.empty() ? "" : ",") + s;
+            if (ares_set_servers_ports_csv(channel, csv.c_str()) != ARES_SUCCESS)
+                throw std::runtime_error("dns_servers is not a list of IP[:PORT]: " + csv);
+        }
+    }
+
+    ~Impl() {
+        ares_destroy(channel);  // calls pending callbacks with ARES_EDESTRUCTION
+        for (auto& [fd, w] : watches) {
+            boost::system::error_code ec;
+            w.descriptor->cancel(ec);
+            w.descriptor->release();  // c-ares owns the descriptor
+        }
+    }
+
+    static void on_socket_state(void* data, ares_socket_t fd, int readable, int writable) {
+        auto* self = static_cast<Impl*>(data);
+        if (!readable && !writable) {
+            auto it = self->watches.find(fd);
+            if (it != self->watches.end()) {
+                boost::system::error_code ec;
+                it->second.descriptor->cancel(ec);
+                it->second.descriptor->release();
+                self->watches.erase(it);
+            }
+            return;
+        }
+        auto& w = self->watches[fd];
+        if (!w.descriptor) w.descriptor = std::make_unique<asio::posix::stream_descriptor>(self->executor, fd);
+        w.want_read = readable;
+        w.want_write = writable;
+        self->arm(fd);
+    }
+
+    void arm(int fd) {
+        auto it = watches.find(fd);
+        if (it == watches.end()) return;
+        Watch& w = it->second;
+        if (w.want_read && !w.reading) {
+            w.reading = true;
+            w.descriptor->async_wait(asio::posix::stream_descriptor::wait_read, [this, fd](boost::system::error_code ec) {
+                auto it = watches.find(fd);
+                if (it != watches.end()) it->second.reading = false;
+                if (ec == asio::error::operation_aborted) return;
+                ares_process_fd(channel, fd, ARES_SOCKET_BAD);
+                arm(fd);
+                schedule_timeout();
+            });
+        }
+        if (w.want_write && !w.writing) {
+            w.writing = true;
+            w.descriptor->async_wait(asio::posix::stream_descriptor::wait_write, [this, fd](boost::system::error_code ec) {
+                auto it = watches.find(fd);
+                if (it != watches.end()) it->second.writing = false;
+                if (ec == asio::error::operation_aborted) return;
+                ares_process_fd(channel, ARES_SOCKET_BAD, fd);
+                arm(fd);
+                schedule_timeout();
+            });
+        }
+    }
+
+    void schedule_timeout() {
+        timeval tv{};
+        timeval* next = ares_timeout(channel, nullptr, &tv);
+        if (!next) {
+            timeout_timer.cancel();
+            return;
+        }
+        timeout_timer.expires_after(std::chrono::seconds(next->tv_sec) + std::chrono::microseconds(next->tv_usec));
+        timeout_timer.async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+            schedule_timeout();
+        });
+    }
+
+    // One outstanding c-ares call, awaited as a timer that its callback cancels.
+    struct Pending {
+        explicit Pending(asio::any_io_executor ex) : wake(ex, asio::steady_timer::time_point::max()) {}
+        asio::steady_timer wake;
+        bool done = false;
+        int status = ARES_SUCCESS;
+        std::vector<unsigned char> answer;
+        std::vector<asio::ip::address> addresses;
+        int ttl = 300;
+    };
+
+    asio::awaitable<void> wait(Pending& p) {
+        schedule_timeout();
+        while (!p.done) co_await p.wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+
+    static void on_query(void* arg, int status, int, unsigned char* abuf, int alen) {
+        auto* p = static_cast<Pending*>(arg);
+        p->status = status;
+        if (abuf && alen > 0) p->answer.assign(abuf, abuf + alen);
+        p->done = true;
+        p->wake.cancel();
+    }
+
+    static void on_addrinfo(void* arg, int status, int, ares_addrinfo* info) {
+        auto* p = static_cast<Pending*>(arg);
+        p->status = status;
+        if (info) {
+            for (auto* n = info->nodes; n; n = n->ai_next) {
+                if (n->ai_family == AF_INET) {
+                    auto* sa = reinterpret_cast<sockaddr_in*>(n->ai_addr);
+                    asio::ip::address_v4::bytes_type b;
+                    std::memcpy(b.data(), &sa->sin_addr, 4);
+                    p->addresses.emplace_back(asio::ip::address_v4(b));
+                } else if (n->ai_family == AF_INET6) {
+                    auto* sa = reinterpret_cast<sockaddr_in6*>(n->ai_addr);
+                    asio::ip::address_v6::bytes_type b;
+                    std::memcpy(b.data(), &sa->sin6_addr, 16);
+                    p->addresses.emplace_back(asio::ip::address_v6(b));
+                }
+                if (n->ai_ttl > 0) p->ttl = std::min(p->ttl, n->ai_ttl);
+            }
+            ares_freeaddrinfo(info);
+        }
+        p->done = true;
+        p->wake.cancel();
+    }
+};
+
+Resolver::Resolver(asio::any_io_executor executor, const std::vector<std::string>& servers)
+    : impl_(std::make_unique<Impl>(executor, servers)) {}
+
+Resolver::~Resolver() = default;
+
+asio::awaitable<MxAnswer> Resolver::mx(const std::string& raw_domain) {
+    const std::string domain = lower(raw_domain);
+    auto now = Clock::now();
+    if (auto it = impl_->mx_cache.find(domain); it != impl_->mx_cache.end() && it->second.expires > now)
+        co_return it->second.answer;
+    Impl::Pending pending(impl_->executor);
+    ares_query(impl_->channel, domain.c_str(), ns_c_in, ns_t_mx, &Impl::on_query, &pending);
+    co_await impl_->wait(pending);
+    MxAnswer answer;
+    int ttl = 60;
+    if (pending.status == ARES_SUCCESS) {
+        if (!parse_mx_answer(pending.answer.data(), static_cast<int>(pending.answer.size()), answer.hosts, ttl)) {
+            answer.status = MxAnswer::failure;
+            answer.error = "malformed DNS answer for " + domain;
+        } else if (answer.hosts.size() == 1 && answer.hosts[0].host.empty()) {
+            answer.status = MxAnswer::null_mx;  // RFC 7505: "0 ." means no mail
+        } else if (answer.hosts.empty()) {
+            answer.status = MxAnswer::implicit;
+            answer.hosts = {{0, domain}};
+        } else {
+            answer.status = MxAnswer::found;
+        }
+    } else if (pending.status == ARES_ENODATA) {
+        answer.status = MxAnswer::implicit;  // RFC 5321 5.1: no MX, the domain is its own exchanger
+        answer.hosts = {{0, domain}};
+    } else if (pending.status == ARES_ENOTFOUND) {
+        answer.status = MxAnswer::nxdomain;
+        answer.error = "Domain " + domain + " does not exist";
+    } else {
+        answer.status = MxAnswer::failure;
+        answer.error = std::string("DNS lookup of MX ") + domain + " failed: " + ares_strerror(pending.status);
+    }
+    if (answer.status != MxAnswer::failure)
+        impl_->mx_cache[domain] = {answer, now + std::chrono::seconds(std::max(ttl, 1))};
+    co_return answer;
+}
+
+asio::awaitable<HostAnswer> Resolver::addresses(const std::string& raw_host) {
+    const std::string host = lower(raw_host);
+    HostAnswer answer;
+    boost::system::error_code ec;
+    auto literal = asio::ip::make_address(host, ec);
+    if (!ec) {
+        answer.status = HostAnswer::found;
+        answer.addresses.push_back(literal);
+        co_return answer;
+    }
+    auto now = Clock::now();
+    if (auto it = impl_->host_cache.find(host); it != impl_->host_cache.end() && it->second.expires > now)
+        co_return it->second.answer;
+    Impl::Pending pending(impl_->executor);
+    ares_addrinfo_hints hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    ares_getaddrinfo(impl_->channel, host.c_str(), nullptr, &hints, &Impl::on_addrinfo, &pending);
+    co_await impl_->wait(pending);
+    if (pending.status == ARES_SUCCESS && !pending.addresses.empty()) {
+        answer.status = HostAnswer::found;
+        // IPv4 first: test hosts and many networks have no IPv6 route.
+        std::stable_partition(pending.addresses.begin(), pending.addresses.end(),
+                              [](const auto& a) { return a.is_v4(); });
+        answer.addresses = std::move(pending.addresses);
+        impl_->host_cache[host] = {answer, now + std::chrono::seconds(std::max(pending.ttl, 1))};
+    } else if (pending.status == ARES_ENOTFOUND || pending.status == ARES_ENODATA || pending.status == ARES_SUCCESS) {
+        answer.status = HostAnswer::nxdomain;
+        answer.error = "Host " + host + " has no address";
+    } else {
+        answer.status = HostAnswer::failure;
+        answer.error = std::string("DNS lookup of ") + host + " failed: " + ares_strerror(pending.status);
+    }
+    co_return answer;
+}
+
+}  // namespace haineko::dns

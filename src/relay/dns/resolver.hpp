@@ -1,0 +1,51 @@
+// Asynchronous DNS through c-ares on the event loop: MX records (with their TTL) and the
+// addresses of a host. Answers are cached for the record's TTL. One resolver per loop.
+#pragma once
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace haineko::dns {
+
+struct MxHost {
+    int preference = 0;
+    std::string host;
+};
+
+struct MxAnswer {
+    enum Status { found, implicit, null_mx, nxdomain, failure } status = failure;
+    std::vector<MxHost> hosts;  // sorted by preference; for implicit, the domain itself
+    std::string error;          // for failure: what the resolver said
+};
+
+struct HostAnswer {
+    enum Status { found, nxdomain, failure } status = failure;
+    std::vector<boost::asio::ip::address> addresses;
+    std::string error;
+};
+
+class Resolver {
+public:
+    // servers: "IP", "IP:PORT" or "[IPv6]:PORT"; empty: the system's resolv.conf.
+    Resolver(boost::asio::any_io_executor executor, const std::vector<std::string>& servers);
+    ~Resolver();
+    Resolver(const Resolver&) = delete;
+    Resolver& operator=(const Resolver&) = delete;
+
+    boost::asio::awaitable<MxAnswer> mx(const std::string& domain);
+    boost::asio::awaitable<HostAnswer> addresses(const std::string& host);
+
+    // Records that did not fit the cache parsing: exposed for tests.
+    static bool parse_mx_answer(const unsigned char* abuf, int alen, std::vector<MxHost>& hosts, int& min_ttl);
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace haineko::dns

@@ -1,0 +1,95 @@
+// MX: delivers straight to the recipient domain's mail exchangers, in preference order,
+// with the implicit MX of RFC 5321 5.1 when there is none. A null MX (RFC 7505) is
+// 556 5.1.10, a domain that does not exist 550 5.1.2, a resolver failure 451 4.4.3.
+// A temporary failure moves on to the next exchanger; a full round that fails
+// temporarily is tried again `retry` times, `sleep` seconds apart.
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/address.hpp"
+#include "relay/dns/resolver.hpp"
+#include "relay/mailer.hpp"
+#include "relay/smtp/transport.hpp"
+
+namespace haineko {
+namespace {
+
+Reply dns_reply(int code, const std::string& dsn, const std::string& text) {
+    Reply r;
+    r.code = code;
+    r.dsn = dsn;
+    r.command = "CONN";
+    r.message = {text};
+    return r;
+}
+
+class MxMailer final : public Mailer {
+public:
+    MxMailer(smtp::Transport& transport, dns::Resolver& resolver) : transport_(transport), resolver_(resolver) {}
+
+    boost::asio::awaitable<Reply> deliver(const Delivery& d) override {
+        Reply reply;
+        for (int attempt = 0;; ++attempt) {
+            reply = co_await one_round(d);
+            if (!smtp::is_temporary(reply) || attempt >= d.route.retry) break;
+            boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor, std::chrono::seconds(d.route.sleep));
+            co_await pause.async_wait(boost::asio::use_awaitable);
+        }
+        co_return reply;
+    }
+
+private:
+    boost::asio::awaitable<Reply> one_round(const Delivery& d) {
+        const std::string domain = domain_of(d.rcpt);
+        dns::MxAnswer mx = co_await resolver_.mx(domain);
+        switch (mx.status) {
+            case dns::MxAnswer::null_mx:
+                co_return dns_reply(556, "5.1.10", "Domain " + domain + " does not accept mail (null MX)");
+            case dns::MxAnswer::nxdomain:
+                co_return dns_reply(550, "5.1.2", mx.error);
+            case dns::MxAnswer::failure:
+                co_return dns_reply(451, "4.4.3", mx.error);
+            default:
+                break;
+        }
+        Reply reply = dns_reply(451, "4.4.3", "No mail exchanger of " + domain + " could be reached");
+        bool any_address = false;
+        for (const auto& exchanger : mx.hosts) {
+            dns::HostAnswer host = co_await resolver_.addresses(exchanger.host);
+            if (host.status != dns::HostAnswer::found) {
+                if (!any_address) reply = dns_reply(host.status == dns::HostAnswer::failure ? 451 : 550,
+                                                    host.status == dns::HostAnswer::failure ? "4.4.3" : "5.1.2",
+                                                    host.error);
+                continue;
+            }
+            any_address = true;
+            smtp::Target target;
+            target.host = exchanger.host;
+            target.addresses = host.addresses;
+            target.port = d.route.port;
+            target.starttls = d.route.starttls;
+            target.implicit_tls = d.route.ssl;
+            target.verify = d.route.tls_verify;
+            target.auth_plaintext = d.route.auth_plaintext;
+            target.credential = d.credential;
+            target.timeout = smtp::Seconds(d.route.timeout);
+            target.helo = d.config.smtpd.hostname;
+            reply = co_await transport_.send(target, d.submission.mail, d.rcpt, d.message, d.config.smtpd);
+            if (!smtp::is_temporary(reply)) break;
+        }
+        // Only nonexistent exchangers: as for a domain that does not exist, it is final.
+        co_return reply;
+    }
+
+    smtp::Transport& transport_;
+    dns::Resolver& resolver_;
+};
+
+}  // namespace
+
+std::unique_ptr<Mailer> make_mx_mailer(smtp::Transport& transport, dns::Resolver& resolver) {
+    return std::make_unique<MxMailer>(transport, resolver);
+}
+
+}  // namespace haineko
