@@ -103,7 +103,7 @@ bool file_usable(const std::string& path) {
 }
 
 std::string resolve_table(const Options& options, const std::string& name) {
-    std::string path = (!name.empty() && (name[0] == '/' || name[0] == '.')) ? name : options.root + "/etc/" + name;
+    std::string path = (!name.empty() && name[0] == '/') ? name : options.root + "/etc/" + name;
     if (options.devel && !path.ends_with("-debug") && file_usable(path + "-debug")) path += "-debug";
     return path;
 }

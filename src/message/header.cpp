@@ -26,18 +26,27 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+// Words split at single spaces; a run of spaces stays in front of the word that follows
+// it, so that no continuation line is made of white space alone.
 std::vector<std::string> split_tokens(std::string_view value) {
     std::vector<std::string> tokens;
+    std::string pending;
     size_t pos = 0;
     while (pos <= value.size()) {
         size_t space = value.find(' ', pos);
         std::string_view tok = value.substr(pos, space == std::string_view::npos ? std::string_view::npos : space - pos);
-        // A token too long for one line is cut; there is no white space to fold at.
-        while (tok.size() > kLongestToken) {
-            tokens.emplace_back(tok.substr(0, kLongestToken));
-            tok.remove_prefix(kLongestToken);
+        if (tok.empty() && space != std::string_view::npos && (!tokens.empty() || !pending.empty())) {
+            pending += ' ';
+        } else if (!tok.empty() || space == std::string_view::npos) {
+            std::string word = pending + std::string(tok);
+            pending.clear();
+            // A word too long for one line is cut; there is no white space to fold at.
+            while (word.size() > kLongestToken) {
+                tokens.push_back(word.substr(0, kLongestToken));
+                word.erase(0, kLongestToken);
+            }
+            if (!word.empty() || tokens.empty()) tokens.push_back(std::move(word));
         }
-        tokens.emplace_back(tok);
         if (space == std::string_view::npos) break;
         pos = space + 1;
     }

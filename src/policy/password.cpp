@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <stdexcept>
 #include <vector>
 
@@ -45,14 +46,18 @@ std::optional<std::string> base64_decode(std::string_view text) {
     for (char c : text)
         if (c != '\r' && c != '\n' && c != ' ') clean += c;
     if (clean.size() % 4 != 0) return std::nullopt;
+    // Padding only at the very end, at most two; every other character from the alphabet.
+    size_t pad = 0;
+    while (pad < 2 && pad < clean.size() && clean[clean.size() - 1 - pad] == '=') ++pad;
+    for (size_t i = 0; i + pad < clean.size(); ++i) {
+        char c = clean[i];
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) return std::nullopt;
+    }
     std::string out(clean.size() / 4 * 3, '\0');
     int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                             reinterpret_cast<const unsigned char*>(clean.data()),
                             static_cast<int>(clean.size()));
     if (n < 0) return std::nullopt;
-    size_t pad = 0;
-    if (!clean.empty() && clean.back() == '=') ++pad;
-    if (clean.size() > 1 && clean[clean.size() - 2] == '=') ++pad;
     out.resize(static_cast<size_t>(n) - pad);
     return out;
 }

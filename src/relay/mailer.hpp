@@ -22,6 +22,9 @@ class Transport;
 namespace dns {
 class Resolver;
 }
+namespace https {
+class Client;
+}
 
 struct Delivery {
     const Submission& submission;
@@ -54,6 +57,7 @@ private:
     boost::asio::any_io_executor executor_;
     std::unique_ptr<smtp::Transport> smtp_;
     std::unique_ptr<dns::Resolver> resolver_;
+    std::unique_ptr<https::Client> web_;
     std::map<std::string, std::unique_ptr<Mailer>> mailers_;
 };
 
@@ -64,5 +68,6 @@ std::unique_ptr<Mailer> make_file_mailer();
 // Relays, over the loop's pooled SMTP transport.
 std::unique_ptr<Mailer> make_esmtp_mailer(smtp::Transport& transport);
 std::unique_ptr<Mailer> make_mx_mailer(smtp::Transport& transport, dns::Resolver& resolver);
+std::unique_ptr<Mailer> make_haineko_mailer(https::Client& client);
 
 }  // namespace haineko

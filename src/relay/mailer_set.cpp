@@ -1,5 +1,6 @@
 #include "relay/mailer.hpp"
 #include "relay/dns/resolver.hpp"
+#include "relay/https/client.hpp"
 #include "relay/smtp/transport.hpp"
 
 namespace haineko {
@@ -8,12 +9,14 @@ MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops,
                      const std::vector<std::string>& dns_servers)
     : executor_(executor),
       smtp_(std::make_unique<smtp::Transport>(executor, loops)),
-      resolver_(std::make_unique<dns::Resolver>(executor, dns_servers)) {
+      resolver_(std::make_unique<dns::Resolver>(executor, dns_servers)),
+      web_(std::make_unique<https::Client>(executor)) {
     mailers_["Discard"] = make_discard_mailer();
     mailers_["Screen"] = make_screen_mailer();
     mailers_["File"] = make_file_mailer();
     mailers_["ESMTP"] = make_esmtp_mailer(*smtp_);
     mailers_["MX"] = make_mx_mailer(*smtp_, *resolver_);
+    mailers_["Haineko"] = make_haineko_mailer(*web_);
 }
 
 MailerSet::~MailerSet() = default;

@@ -1,0 +1,484 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "config/config.hpp"
+#include "config/yaml_file.hpp"
+#include "core/address.hpp"
+#include "test_support.hpp"
+
+using namespace haineko;
+using namespace haineko::test;
+
+namespace {
+
+Options options_for(const TempDir& dir, bool devel = false) {
+    Options o;
+    o.root = dir.path();
+    o.devel = devel;
+    return o;
+}
+
+const TableFile* table(const Config& c, const std::string& name) {
+    for (const auto& t : c.tables)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+boost::asio::ip::address ip(const char* text) { return *parse_ip(text); }
+
+// Runs load_config expecting a ConfigError and returns its message.
+std::string config_error(const Options& o) {
+    try {
+        load_config(o);
+    } catch (const ConfigError& e) {
+        return e.what();
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "not a ConfigError: " << e.what();
+        return {};
+    }
+    ADD_FAILURE() << "load_config did not throw";
+    return {};
+}
+
+bool any_warning_mentions(const Config& c, const std::string& text) {
+    return std::any_of(c.warnings.begin(), c.warnings.end(),
+                       [&](const std::string& w) { return w.find(text) != std::string::npos; });
+}
+
+}  // namespace
+
+TEST(Config, DefaultsWithNoFiles) {
+    TempDir dir;
+    auto c = load_config(options_for(dir));
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(c->conf_path.empty());
+    EXPECT_EQ(c->smtpd.hostname, system_hostname());
+    EXPECT_FALSE(c->smtpd.hostname.empty());
+    EXPECT_TRUE(c->smtpd.max_message_size.valid);
+    EXPECT_EQ(c->smtpd.max_message_size.value, 4194304);
+    EXPECT_EQ(c->smtpd.max_rcpts_per_message.value, 4);
+    EXPECT_EQ(c->smtpd.max_workers.value, 4);
+    EXPECT_FALSE(c->smtpd.syslog_enabled);
+    EXPECT_EQ(c->smtpd.syslog_facility, "local2");
+    EXPECT_TRUE(c->mailertable.empty());
+    EXPECT_TRUE(c->sendermt.empty());
+    EXPECT_TRUE(c->authinfo.empty());
+    EXPECT_FALSE(c->basic_auth);
+    EXPECT_FALSE(c->relayhosts.open_relay);
+    EXPECT_FALSE(c->recipients.open_relay);
+    ASSERT_EQ(c->tables.size(), 5u);
+    const char* names[] = {"mailertable", "sendermt", "authinfo", "relayhosts", "recipients"};
+    for (size_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(c->tables[i].name, names[i]);
+        EXPECT_FALSE(c->tables[i].path.has_value());
+        EXPECT_TRUE(c->tables[i].data.is_null());
+    }
+    // /conf view of the defaults names the table files under ROOT/etc
+    const auto& smtpd = c->conf_data.as_object().at("smtpd").as_object();
+    EXPECT_EQ(smtpd.at("max_message_size").as_int64(), 4194304);
+    EXPECT_EQ(smtpd.at("mailer").as_object().at("rcpt").as_string(), dir.path() + "/etc/mailertable");
+    EXPECT_EQ(smtpd.at("access").as_object().at("conn").as_string(), dir.path() + "/etc/relayhosts");
+}
+
+TEST(Config, EmptyFileMeansDefaults) {
+    TempDir dir;
+    dir.write("etc/haineko.cf", "");
+    dir.write("etc/relayhosts", "");
+    auto c = load_config(options_for(dir));
+    EXPECT_TRUE(c->conf_path.empty());
+    EXPECT_EQ(c->smtpd.max_rcpts_per_message.value, 4);
+    EXPECT_TRUE(any_contains(c->relayhosts.networks, ip("127.0.0.1")));
+}
+
+TEST(Config, ReadsSmtpdSettings) {
+    TempDir dir;
+    std::string cf = dir.write("etc/haineko.cf",
+                               "smtpd:\n"
+                               "  hostname: mx.example.jp\n"
+                               "  max_message_size: 1024\n"
+                               "  max_rcpts_per_message: 0\n"
+                               "  max_workers: 2\n"
+                               "  syslog:\n"
+                               "    disabled: 0\n"
+                               "    facility: local5\n"
+                               "  trusted_proxies: [10.0.0.0/8, '::1']\n");
+    auto c = load_config(options_for(dir));
+    EXPECT_EQ(c->conf_path, cf);
+    EXPECT_EQ(c->smtpd.hostname, "mx.example.jp");
+    EXPECT_EQ(c->smtpd.max_message_size.value, 1024);
+    EXPECT_TRUE(c->smtpd.max_message_size.valid);
+    EXPECT_EQ(c->smtpd.max_rcpts_per_message.value, 0);
+    EXPECT_EQ(c->smtpd.max_workers.value, 2);
+    EXPECT_TRUE(c->smtpd.syslog_enabled);
+    EXPECT_EQ(c->smtpd.syslog_facility, "local5");
+    EXPECT_TRUE(any_contains(c->smtpd.trusted_proxies, ip("10.9.9.9")));
+    EXPECT_TRUE(any_contains(c->smtpd.trusted_proxies, ip("::1")));
+    EXPECT_FALSE(any_contains(c->smtpd.trusted_proxies, ip("192.0.2.1")));
+    EXPECT_TRUE(c->warnings.empty());
+}
+
+TEST(Config, ConfFromOptionsInsteadOfRootEtc) {
+    TempDir dir;
+    dir.write("etc/haineko.cf", "smtpd:\n  hostname: from-root.example.jp\n");
+    std::string other = dir.write("elsewhere/my.cf", "smtpd:\n  hostname: from-option.example.jp\n");
+    Options o = options_for(dir);
+    o.conf = other;
+    auto c = load_config(o);
+    EXPECT_EQ(c->conf_path, other);
+    EXPECT_EQ(c->smtpd.hostname, "from-option.example.jp");
+}
+
+TEST(Config, JsonIsYamlToo) {
+    TempDir dir;
+    dir.write("etc/haineko.cf", R"({"smtpd": {"hostname": "json.example.jp", "max_workers": 3}})");
+    dir.write("etc/recipients", R"({"open-relay": 0, "domainpart": ["Example.JP"]})");
+    auto c = load_config(options_for(dir));
+    EXPECT_EQ(c->smtpd.hostname, "json.example.jp");
+    EXPECT_EQ(c->smtpd.max_workers.value, 3);
+    EXPECT_EQ(c->recipients.domains.count("example.jp"), 1u);
+}
+
+TEST(Config, RelativeTableNamesResolveUnderRootEtc) {
+    TempDir dir;
+    dir.write("etc/haineko.cf",
+              "smtpd:\n"
+              "  hostname: mx.example.jp\n"
+              "  access:\n"
+              "    conn: my-relayhosts\n"
+              "    rcpt: my-recipients\n"
+              "  mailer:\n"
+              "    rcpt: my-mailertable\n");
+    std::string rh = dir.write("etc/my-relayhosts", "relayhosts: [192.0.2.0/24]\n");
+    std::string rc = dir.write("etc/my-recipients", "domainpart: [example.org]\n");
+    std::string mt = dir.write("etc/my-mailertable", "example.org:\n  host: mx.example.org\n");
+    // the default names must not be read when others are configured
+    dir.write("etc/relayhosts", "open-relay: 1\n");
+    auto c = load_config(options_for(dir));
+    EXPECT_FALSE(c->relayhosts.open_relay);
+    EXPECT_TRUE(any_contains(c->relayhosts.networks, ip("192.0.2.5")));
+    EXPECT_EQ(table(*c, "relayhosts")->path.value_or(""), rh);
+    EXPECT_EQ(table(*c, "recipients")->path.value_or(""), rc);
+    EXPECT_EQ(table(*c, "mailertable")->path.value_or(""), mt);
+    EXPECT_EQ(c->recipients.domains.count("example.org"), 1u);
+    ASSERT_EQ(c->mailertable.count("example.org"), 1u);
+    EXPECT_EQ(c->mailertable.at("example.org").host, "mx.example.org");
+}
+
+TEST(Config, RelativeTableNameWithDotsIsStillUnderRootEtc) {
+    // "Table names without a leading / are looked up in $HAINEKO_ROOT/etc/", whatever the
+    // working directory is.
+    TempDir dir;
+    dir.write("etc/haineko.cf", "smtpd:\n  hostname: mx.example.jp\n  access:\n    conn: ../shared/relayhosts\n");
+    std::string rh = dir.write("shared/relayhosts", "relayhosts: [198.51.100.0/24]\n");
+    auto c = load_config(options_for(dir));
+    ASSERT_TRUE(table(*c, "relayhosts")->path.has_value());
+    EXPECT_TRUE(std::filesystem::equivalent(*table(*c, "relayhosts")->path, rh));
+    EXPECT_TRUE(any_contains(c->relayhosts.networks, ip("198.51.100.1")));
+}
+
+TEST(Config, AbsoluteTableNames) {
+    TempDir dir;
+    TempDir other;
+    std::string rh = other.write("rh.yaml", "relayhosts: [203.0.113.0/24]\n");
+    dir.write("etc/haineko.cf", "smtpd:\n  access:\n    conn: " + rh + "\n");
+    auto c = load_config(options_for(dir));
+    EXPECT_EQ(table(*c, "relayhosts")->path.value_or(""), rh);
+    EXPECT_TRUE(any_contains(c->relayhosts.networks, ip("203.0.113.1")));
+}
+
+TEST(Config, DevelModeUsesDebugTables) {
+    TempDir dir;
+    dir.write("etc/relayhosts", "relayhosts: [192.0.2.0/24]\n");
+    std::string debug = dir.write("etc/relayhosts-debug", "relayhosts: [198.51.100.0/24]\n");
+    dir.write("etc/recipients", "domainpart: [example.jp]\n");  // no -debug file: the plain one
+    auto devel = load_config(options_for(dir, true));
+    EXPECT_EQ(table(*devel, "relayhosts")->path.value_or(""), debug);
+    EXPECT_TRUE(any_contains(devel->relayhosts.networks, ip("198.51.100.1")));
+    EXPECT_FALSE(any_contains(devel->relayhosts.networks, ip("192.0.2.1")));
+    EXPECT_EQ(devel->recipients.domains.count("example.jp"), 1u);
+
+    auto production = load_config(options_for(dir, false));
+    EXPECT_EQ(table(*production, "relayhosts")->path.value_or(""), dir.path() + "/etc/relayhosts");
+    EXPECT_TRUE(any_contains(production->relayhosts.networks, ip("192.0.2.1")));
+    EXPECT_FALSE(any_contains(production->relayhosts.networks, ip("198.51.100.1")));
+}
+
+TEST(Config, BrokenYamlNamesFileAndLine) {
+    TempDir dir;
+    std::string cf = dir.write("etc/haineko.cf",
+                               "smtpd:\n"
+                               "  hostname: mx.example.jp\n"
+                               "  max_workers: [1, 2\n"
+                               "  max_rcpts_per_message: 4\n");
+    std::string what = config_error(options_for(dir));
+    EXPECT_EQ(what.rfind(cf + ":", 0), 0u) << what;
+    // "path:LINE: problem"
+    std::string rest = what.substr(std::min(what.size(), cf.size() + 1));
+    size_t colon = rest.find(':');
+    ASSERT_NE(colon, std::string::npos) << what;
+    int line = std::atoi(rest.substr(0, colon).c_str());
+    EXPECT_GE(line, 3) << what;
+    EXPECT_LE(line, 5) << what;
+    EXPECT_EQ(rest.substr(0, colon).find_first_not_of("0123456789"), std::string::npos) << what;
+}
+
+TEST(Config, BrokenTableNamesItsFile) {
+    TempDir dir;
+    std::string mt = dir.write("etc/mailertable", "example.jp:\n  host: [a, b\nexample.org:\n  host: c\n");
+    std::string what = config_error(options_for(dir));
+    EXPECT_EQ(what.rfind(mt + ":", 0), 0u) << what;
+}
+
+TEST(Config, TopLevelMustBeAMapping) {
+    TempDir dir;
+    std::string rh = dir.write("etc/relayhosts", "- 127.0.0.1\n- 192.0.2.1\n");
+    std::string what = config_error(options_for(dir));
+    EXPECT_EQ(what.rfind(rh + ":", 0), 0u) << what;
+}
+
+TEST(Config, RoutePortNotANumberNamesTheLine) {
+    TempDir dir;
+    std::string mt = dir.write("etc/mailertable",
+                               "default:\n"
+                               "  mailer: ESMTP\n"
+                               "  host: 127.0.0.1\n"
+                               "example.jp:\n"
+                               "  host: mx.example.jp\n"
+                               "  port: abc\n");
+    std::string what = config_error(options_for(dir));
+    EXPECT_EQ(what.rfind(mt + ":6: ", 0), 0u) << what;
+    EXPECT_NE(what.find("port"), std::string::npos) << what;
+}
+
+TEST(Config, RoutePortOutOfRange) {
+    TempDir dir;
+    std::string mt = dir.write("etc/mailertable", "example.jp:\n  port: 70000\n");
+    std::string what = config_error(options_for(dir));
+    EXPECT_EQ(what.rfind(mt + ":2: ", 0), 0u) << what;
+}
+
+TEST(Config, Routes) {
+    TempDir dir;
+    dir.write("etc/mailertable",
+              "default:\n"
+              "  mailer: ESMTP\n"
+              "  host: relay.example.net\n"
+              "  port: 587\n"
+              "  auth: relay\n"
+              "Example.JP:\n"
+              "  mailer: Haineko\n"
+              "  host: haineko.example.jp\n"
+              "example.org:\n"
+              "  mailer: /var/spool/haineko\n"
+              "  disabled: 1\n"
+              "example.net:\n"
+              "  mailer: Discard\n");
+    dir.write("etc/sendermt", "example.com:\n  host: out.example.com\n  starttls: 1\n  retry: 2\n");
+    auto c = load_config(options_for(dir));
+    ASSERT_EQ(c->mailertable.size(), 4u);
+    const Route& def = c->mailertable.at("default");
+    EXPECT_EQ(def.host, "relay.example.net");
+    EXPECT_EQ(def.port, 587);
+    EXPECT_EQ(def.auth, "relay");
+    ASSERT_EQ(c->mailertable.count("example.jp"), 1u);  // keys are lower-cased
+    const Route& hk = c->mailertable.at("example.jp");
+    EXPECT_EQ(hk.mailer, "Haineko");
+    EXPECT_EQ(hk.port, 2794);
+    const Route& file = c->mailertable.at("example.org");
+    EXPECT_EQ(file.mailer, "File");
+    EXPECT_EQ(file.path, "/var/spool/haineko");
+    EXPECT_TRUE(file.disabled);
+    const Route& discard = c->mailertable.at("example.net");
+    EXPECT_EQ(discard.mailer, "Discard");
+    EXPECT_EQ(discard.host, "127.0.0.1");
+    EXPECT_EQ(discard.port, 25);
+    EXPECT_EQ(discard.retry, 0);
+    EXPECT_EQ(discard.sleep, 5);
+    EXPECT_GE(discard.timeout, 30);
+    EXPECT_LE(discard.timeout, 59);
+    EXPECT_FALSE(discard.starttls);
+    EXPECT_FALSE(discard.disabled);
+    ASSERT_EQ(c->sendermt.count("example.com"), 1u);
+    EXPECT_TRUE(c->sendermt.at("example.com").starttls);
+    EXPECT_EQ(c->sendermt.at("example.com").retry, 2);
+    EXPECT_EQ(c->sendermt.at("example.com").port, 25);
+}
+
+TEST(Config, NonNumericSizeLoadsAsInvalid) {
+    TempDir dir;
+    dir.write("etc/haineko.cf", "smtpd:\n  hostname: mx.example.jp\n  max_message_size: big\n");
+    std::shared_ptr<const Config> c;
+    ASSERT_NO_THROW(c = load_config(options_for(dir)));
+    EXPECT_FALSE(c->smtpd.max_message_size.valid);
+    EXPECT_TRUE(c->smtpd.max_rcpts_per_message.valid);
+    EXPECT_FALSE(c->warnings.empty());
+    EXPECT_GT(c->request_body_limit(), 0u);
+}
+
+TEST(Config, NonNumericRcptsLoadsAsInvalid) {
+    TempDir dir;
+    dir.write("etc/haineko.cf", "smtpd:\n  max_rcpts_per_message: four\n");
+    auto c = load_config(options_for(dir));
+    EXPECT_FALSE(c->smtpd.max_rcpts_per_message.valid);
+    EXPECT_TRUE(c->smtpd.max_message_size.valid);
+}
+
+TEST(Config, RelayhostsBadCidrThrowsWithLine) {
+    TempDir dir;
+    std::string rh = dir.write("etc/relayhosts",
+                               "open-relay: 0\n"
+                               "relayhosts:\n"
+                               "  - 127.0.0.1\n"
+                               "  - 192.0.2.0/33\n");
+    std::string what = config_error(options_for(dir));
+    EXPECT_EQ(what.rfind(rh + ":4: ", 0), 0u) << what;
+    EXPECT_NE(what.find("192.0.2.0/33"), std::string::npos) << what;
+}
+
+TEST(Config, RelayhostsGarbageThrows) {
+    TempDir dir;
+    std::string rh = dir.write("etc/relayhosts", "relayhosts:\n  - not-an-address\n");
+    std::string what = config_error(options_for(dir));
+    EXPECT_EQ(what.rfind(rh + ":2: ", 0), 0u) << what;
+}
+
+TEST(Config, MissingRelayhostsMeansLoopbackOnly) {
+    TempDir dir;
+    auto c = load_config(options_for(dir));
+    EXPECT_TRUE(any_contains(c->relayhosts.networks, ip("127.0.0.1")));
+    EXPECT_TRUE(any_contains(c->relayhosts.networks, ip("::1")));
+    EXPECT_FALSE(any_contains(c->relayhosts.networks, ip("127.0.0.2")));
+    EXPECT_FALSE(any_contains(c->relayhosts.networks, ip("192.0.2.1")));
+    EXPECT_FALSE(any_contains(c->relayhosts.networks, ip("10.0.0.1")));
+    EXPECT_FALSE(c->relayhosts.open_relay);
+}
+
+TEST(Config, RelayhostsFile) {
+    TempDir dir;
+    dir.write("etc/relayhosts", "open-relay: 0\nrelayhosts:\n  - 192.0.2.0/24\n  - 2001:db8::/32\n");
+    auto c = load_config(options_for(dir));
+    EXPECT_TRUE(any_contains(c->relayhosts.networks, ip("192.0.2.77")));
+    EXPECT_TRUE(any_contains(c->relayhosts.networks, ip("2001:db8::7")));
+    // a list replaces the loopback default
+    EXPECT_FALSE(any_contains(c->relayhosts.networks, ip("127.0.0.1")));
+    dir.write("etc/relayhosts", "open-relay: 1\n");
+    EXPECT_TRUE(load_config(options_for(dir))->relayhosts.open_relay);
+}
+
+TEST(Config, MissingRecipientsMeansOnlyTheHostname) {
+    TempDir dir;
+    dir.write("etc/haineko.cf", "smtpd:\n  hostname: MX.Example.JP\n");
+    auto c = load_config(options_for(dir));
+    EXPECT_FALSE(c->recipients.open_relay);
+    EXPECT_EQ(c->recipients.domains, std::set<std::string>{"mx.example.jp"});
+    EXPECT_TRUE(c->recipients.addresses.empty());
+}
+
+TEST(Config, RecipientsFile) {
+    TempDir dir;
+    dir.write("etc/recipients",
+              "open-relay: 0\n"
+              "domainpart:\n  - Example.JP\n  - example.org\n"
+              "recipients:\n  - Kijitora@Example.NET\n");
+    auto c = load_config(options_for(dir));
+    EXPECT_EQ(c->recipients.domains, (std::set<std::string>{"example.jp", "example.org"}));
+    EXPECT_EQ(c->recipients.addresses, std::set<std::string>{"Kijitora@example.net"});
+}
+
+TEST(Config, AuthinfoIsMaskedInTables) {
+    TempDir dir;
+    dir.write("etc/authinfo",
+              "sendgrid:\n  username: apikey\n  password: SG.very-secret\n"
+              "relay:\n  username: kijitora@example.jp\n  password: nyaa\n",
+              0600);
+    auto c = load_config(options_for(dir));
+    ASSERT_EQ(c->authinfo.size(), 2u);
+    EXPECT_EQ(c->authinfo.at("sendgrid").username, "apikey");
+    EXPECT_EQ(c->authinfo.at("sendgrid").password, "SG.very-secret");
+    const TableFile* t = table(*c, "authinfo");
+    ASSERT_TRUE(t);
+    ASSERT_TRUE(t->data.is_object());
+    const auto& sg = t->data.as_object().at("sendgrid").as_object();
+    EXPECT_EQ(sg.at("username").as_string(), "a*******");
+    EXPECT_EQ(sg.at("password").as_string(), "********");
+    EXPECT_EQ(t->data.as_object().at("relay").as_object().at("username").as_string(), "k*******");
+    // nothing secret anywhere in what /conf shows
+    std::string all;
+    for (const auto& tf : c->tables) all += boost::json::serialize(tf.data);
+    all += boost::json::serialize(c->conf_data);
+    EXPECT_EQ(all.find("SG.very-secret"), std::string::npos);
+    EXPECT_EQ(all.find("apikey"), std::string::npos);
+    EXPECT_EQ(all.find("nyaa"), std::string::npos);
+    EXPECT_EQ(all.find("kijitora@example.jp"), std::string::npos);
+    EXPECT_TRUE(c->warnings.empty()) << c->warnings.front();
+}
+
+TEST(Config, WarnsAboutReadableAuthinfo) {
+    TempDir dir;
+    std::string path = dir.write("etc/authinfo", "relay:\n  username: u\n  password: p\n", 0644);
+    auto c = load_config(options_for(dir));
+    EXPECT_TRUE(any_warning_mentions(*c, path));
+}
+
+TEST(Config, PasswordFile) {
+    TempDir dir;
+    std::string pw = dir.write("etc/password", "haineko: '{SSHA}9p2euyteR33mp0TYKjmYhTlIt1ctxuRn'\n", 0600);
+    Options o = options_for(dir);
+    o.auth_file = pw;
+    auto c = load_config(o);
+    EXPECT_TRUE(c->basic_auth);
+    ASSERT_EQ(c->passwords.count("haineko"), 1u);
+    EXPECT_EQ(c->passwords.at("haineko"), "{SSHA}9p2euyteR33mp0TYKjmYhTlIt1ctxuRn");
+    const TableFile* t = table(*c, "password");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(boost::json::serialize(t->data).find("9p2euyte"), std::string::npos);
+    EXPECT_TRUE(c->warnings.empty());
+
+    ::chmod(pw.c_str(), 0644);
+    EXPECT_TRUE(any_warning_mentions(*load_config(o), pw));
+}
+
+TEST(Config, MissingPasswordFileStillTurnsAuthOn) {
+    TempDir dir;
+    Options o = options_for(dir);
+    o.auth_file = dir.path() + "/etc/no-such-password";
+    auto c = load_config(o);
+    EXPECT_TRUE(c->basic_auth);
+    EXPECT_TRUE(c->passwords.empty());
+    EXPECT_FALSE(c->warnings.empty());
+}
+
+TEST(Config, NoAuthFileMeansNoBasicAuth) {
+    TempDir dir;
+    dir.write("etc/password", "haineko: '{SSHA}9p2euyteR33mp0TYKjmYhTlIt1ctxuRn'\n", 0600);
+    auto c = load_config(options_for(dir));
+    EXPECT_FALSE(c->basic_auth);
+    EXPECT_TRUE(c->passwords.empty());
+}
+
+TEST(YamlFile, MissingOrEmptyIsNullopt) {
+    TempDir dir;
+    EXPECT_FALSE(load_yaml_file(dir.path() + "/nothing"));
+    EXPECT_FALSE(load_yaml_file(dir.write("empty", "")));
+    EXPECT_FALSE(load_yaml_file(dir.path()));  // a directory
+    EXPECT_TRUE(load_yaml_file(dir.write("one", "a: 1\n")));
+}
+
+TEST(YamlFile, ToJson) {
+    YAML::Node n = YAML::Load("a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: text\ng: [x, 2]\n");
+    auto v = yaml_to_json(n);
+    const auto& o = v.as_object();
+    EXPECT_EQ(o.at("a").as_int64(), 1);
+    EXPECT_EQ(o.at("b").as_string(), "1");
+    EXPECT_TRUE(o.at("c").as_bool());
+    EXPECT_TRUE(o.at("d").is_null());
+    EXPECT_DOUBLE_EQ(o.at("e").as_double(), 1.5);
+    EXPECT_EQ(o.at("f").as_string(), "text");
+    EXPECT_EQ(o.at("g").as_array().at(1).as_int64(), 2);
+}
+
+TEST(YamlFile, ConfigErrorFormat) {
+    EXPECT_STREQ(ConfigError("/etc/x", 7, "bad").what(), "/etc/x:7: bad");
+    EXPECT_STREQ(ConfigError("/etc/x", 0, "bad").what(), "/etc/x: bad");
+}

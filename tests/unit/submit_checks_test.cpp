@@ -1,0 +1,444 @@
+#include <gtest/gtest.h>
+
+#include "policy/submit_checks.hpp"
+
+using namespace haineko;
+
+namespace {
+
+Config test_config() {
+    Config c;
+    c.smtpd.hostname = "mx.example.jp";
+    c.recipients.domains = {"example.jp"};
+    c.recipients.addresses = {"kijitora@example.org"};
+    return c;
+}
+
+Submission base() {
+    Submission s;
+    s.queueid = "r5jG0gAbcdefghij";
+    s.client.address = "127.0.0.1";
+    return s;
+}
+
+boost::json::object good_request() {
+    return boost::json::parse(R"({
+        "ehlo": "client.example.net",
+        "mail": "sender@example.org",
+        "rcpt": ["a@example.jp"],
+        "header": {"from": "Sender <sender@example.org>", "subject": "Hello", "replyto": "list@example.org"},
+        "body": "Body text"
+    })").as_object();
+}
+
+CheckOutcome check(const Config& c, const boost::json::object& request) {
+    return check_submission_text(c, boost::json::serialize(request), base());
+}
+
+// The outcome is the one named failure with the given HTTP status.
+void expect_failure(const CheckOutcome& out, int status, const char* group, const char* name) {
+    SCOPED_TRACE(std::string(group) + "/" + name);
+    EXPECT_EQ(out.http_status, status);
+    EXPECT_FALSE(out.ready_to_relay());
+    ASSERT_EQ(out.replies.size(), 1u);
+    Reply expected = named_reply(group, name);
+    EXPECT_EQ(out.replies[0].code, expected.code);
+    EXPECT_EQ(out.replies[0].dsn, expected.dsn);
+    EXPECT_EQ(out.replies[0].message, expected.message);
+    EXPECT_EQ(out.replies[0].command, expected.command);
+}
+
+}  // namespace
+
+TEST(SubmitChecks, GoodSubmissionIsReady) {
+    Config c = test_config();
+    CheckOutcome out = check(c, good_request());
+    EXPECT_EQ(out.http_status, 200);
+    EXPECT_TRUE(out.ready_to_relay());
+    EXPECT_TRUE(out.replies.empty());
+    const Submission& s = out.submission;
+    EXPECT_EQ(s.queueid, "r5jG0gAbcdefghij");
+    EXPECT_EQ(s.client.address, "127.0.0.1");
+    EXPECT_EQ(s.ehlo, "client.example.net");
+    EXPECT_EQ(s.mail, "sender@example.org");
+    EXPECT_EQ(s.rcpt, std::vector<std::string>{"a@example.jp"});
+    EXPECT_EQ(s.header.from, "Sender <sender@example.org>");
+    EXPECT_EQ(s.header.subject, "Hello");
+    EXPECT_EQ(s.header.replyto, "list@example.org");
+    EXPECT_EQ(s.header.charset, "UTF-8");
+    EXPECT_EQ(s.body, "Body text");
+    // this server's name goes on the loop list
+    EXPECT_EQ(s.header.loop, std::vector<std::string>{"mx.example.jp"});
+}
+
+TEST(SubmitChecks, RelaxedJsonBody) {
+    Config c = test_config();
+    CheckOutcome out = check_submission_text(
+        c,
+        "{ ehlo: 'client.example.net', mail: 'sender@example.org', rcpt: ['a@example.jp'], "
+        "header: { subject: 'Hi', }, body: 'text', }",
+        base());
+    EXPECT_EQ(out.http_status, 200);
+    EXPECT_EQ(out.submission.header.subject, "Hi");
+}
+
+TEST(SubmitChecks, Row4MalformedJson) {
+    Config c = test_config();
+    expect_failure(check_submission_text(c, "not json at all", base()), 400, "http", "malformed-json");
+    expect_failure(check_submission_text(c, "", base()), 400, "http", "malformed-json");
+    expect_failure(check_submission_text(c, "[1, 2]", base()), 400, "http", "malformed-json");
+    expect_failure(check_submission_text(c, "\"a string\"", base()), 400, "http", "malformed-json");
+    expect_failure(check_submission_text(c, "{\"body\":\"caf\xe9\"}", base()), 400, "http", "malformed-json");
+    auto wrong_type = good_request();
+    wrong_type["ehlo"] = boost::json::array{"a", "b"};
+    expect_failure(check(c, wrong_type), 400, "http", "malformed-json");
+    auto header_not_object = good_request();
+    header_not_object["header"] = "subject";
+    expect_failure(check(c, header_not_object), 400, "http", "malformed-json");
+    // malformed beats every later check
+    expect_failure(check_submission_text(c, "{ehlo: }", base()), 400, "http", "malformed-json");
+}
+
+TEST(SubmitChecks, Row5LoopDetection) {
+    Config c = test_config();
+    auto r = good_request();
+    r["header"].as_object()["x-haineko-loop"] = boost::json::array{"a.example.net", "mx.example.jp"};
+    expect_failure(check(c, r), 400, "conn", "detect-loop");
+    r["header"].as_object()["x-haineko-loop"] = "a.example.net, mx.example.jp";
+    expect_failure(check(c, r), 400, "conn", "detect-loop");
+    // loop is checked before the EHLO
+    r["ehlo"] = "";
+    expect_failure(check(c, r), 400, "conn", "detect-loop");
+}
+
+TEST(SubmitChecks, LoopListIsCarriedAndExtended) {
+    Config c = test_config();
+    auto r = good_request();
+    r["header"].as_object()["x-haineko-loop"] = "a.example.net,b.example.net";
+    r["header"].as_object()["received"] = boost::json::array{"from x by y", "from y by z"};
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 200);
+    EXPECT_EQ(out.submission.header.loop,
+              (std::vector<std::string>{"a.example.net", "b.example.net", "mx.example.jp"}));
+    EXPECT_EQ(out.submission.header.received, (std::vector<std::string>{"from x by y", "from y by z"}));
+}
+
+TEST(SubmitChecks, Row6EhloEmpty) {
+    Config c = test_config();
+    auto r = good_request();
+    r["ehlo"] = "";
+    r["mail"] = "";  // a later fault
+    expect_failure(check(c, r), 400, "ehlo", "require-domain");
+    r.erase("ehlo");
+    expect_failure(check(c, r), 400, "ehlo", "require-domain");
+}
+
+TEST(SubmitChecks, Row7EhloInvalid) {
+    Config c = test_config();
+    for (const char* bad : {"localhost", "cat@example.jp", "[300.1.1.1]", "example.123"}) {
+        auto r = good_request();
+        r["ehlo"] = bad;
+        r["mail"] = "";
+        expect_failure(check(c, r), 400, "ehlo", "invalid-domain");
+    }
+    for (const char* ok : {"[127.0.0.1]", "192.0.2.1", "client.example.net"}) {
+        auto r = good_request();
+        r["ehlo"] = ok;
+        EXPECT_EQ(check(c, r).http_status, 200) << ok;
+    }
+}
+
+TEST(SubmitChecks, Row8MailEmpty) {
+    Config c = test_config();
+    auto r = good_request();
+    r["mail"] = "";
+    r["rcpt"] = boost::json::array{};
+    expect_failure(check(c, r), 400, "mail", "syntax-error");
+}
+
+TEST(SubmitChecks, Row9MailNotAnAddress) {
+    Config c = test_config();
+    for (const char* bad : {"sender", "Sender <sender@example.org>", "sender@", "@example.org"}) {
+        auto r = good_request();
+        r["mail"] = bad;
+        r["rcpt"] = boost::json::array{};
+        expect_failure(check(c, r), 400, "mail", "domain-required");
+    }
+}
+
+TEST(SubmitChecks, Row10MailNonAscii) {
+    Config c = test_config();
+    auto r = good_request();
+    r["mail"] = "\xe7\x8c\xab@example.jp";
+    r["rcpt"] = boost::json::array{};
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 400);
+    ASSERT_EQ(out.replies.size(), 1u);
+    EXPECT_EQ(out.replies[0].code, 553);
+    // 5.6.7 is the contract's answer; the original's 5.5.4 is acceptable too
+    std::string dsn = out.replies[0].dsn.value_or("");
+    EXPECT_TRUE(dsn == "5.6.7" || dsn == "5.5.4") << dsn;
+    EXPECT_EQ(out.replies[0].command, "MAIL");
+}
+
+TEST(SubmitChecks, Row11RcptEmpty) {
+    Config c = test_config();
+    auto r = good_request();
+    r["rcpt"] = boost::json::array{};
+    r["body"] = "";
+    expect_failure(check(c, r), 400, "rcpt", "address-required");
+    r.erase("rcpt");
+    expect_failure(check(c, r), 400, "rcpt", "address-required");
+    r["rcpt"] = "";
+    expect_failure(check(c, r), 400, "rcpt", "address-required");
+}
+
+TEST(SubmitChecks, Row12TooManyRecipients) {
+    Config c = test_config();
+    auto r = good_request();
+    r["rcpt"] = boost::json::array{"a@example.jp", "b@example.jp", "c@example.jp", "d@example.jp", "e@example.jp"};
+    expect_failure(check(c, r), 403, "rcpt", "too-many-recipients");
+    // counted before any recipient is looked at
+    r["rcpt"] = boost::json::array{"x", "y", "z", "w", "v"};
+    expect_failure(check(c, r), 403, "rcpt", "too-many-recipients");
+    // exactly the maximum is fine
+    r["rcpt"] = boost::json::array{"a@example.jp", "b@example.jp", "c@example.jp", "d@example.jp"};
+    EXPECT_EQ(check(c, r).http_status, 200);
+    // 0 means unlimited
+    c.smtpd.max_rcpts_per_message = {0, true};
+    boost::json::array many;
+    for (int i = 0; i < 50; ++i) many.emplace_back("u" + std::to_string(i) + "@example.jp");
+    r["rcpt"] = many;
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 200);
+    EXPECT_EQ(out.submission.rcpt.size(), 50u);
+}
+
+TEST(SubmitChecks, NonNumericMaxRcptsIsAConfError) {
+    Config c = test_config();
+    c.smtpd.max_rcpts_per_message = {4, false};
+    expect_failure(check(c, good_request()), 500, "conf", "not-looks-like-number");
+}
+
+TEST(SubmitChecks, Row13InvalidRecipient) {
+    Config c = test_config();
+    auto r = good_request();
+    r["rcpt"] = boost::json::array{"not-an-address"};
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 400);
+    ASSERT_EQ(out.replies.size(), 1u);
+    EXPECT_EQ(out.replies[0].code, 553);
+    EXPECT_EQ(out.replies[0].dsn.value_or(""), "5.1.5");
+    EXPECT_EQ(out.replies[0].message.at(0), "Recipient address is invalid");
+    EXPECT_EQ(out.replies[0].rcpt.value_or(""), "not-an-address");
+    EXPECT_TRUE(out.submission.rcpt.empty());
+}
+
+TEST(SubmitChecks, Row13NonAsciiRecipient) {
+    Config c = test_config();
+    auto r = good_request();
+    r["rcpt"] = boost::json::array{"\xe7\x8c\xab@example.jp"};
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 400);
+    ASSERT_EQ(out.replies.size(), 1u);
+    EXPECT_EQ(out.replies[0].code, 553);
+    EXPECT_EQ(out.replies[0].rcpt.value_or(""), "\xe7\x8c\xab@example.jp");
+    std::string dsn = out.replies[0].dsn.value_or("");
+    EXPECT_TRUE(dsn == "5.6.7" || dsn == "5.1.5") << dsn;
+}
+
+TEST(SubmitChecks, Row14RecipientNotPermitted) {
+    Config c = test_config();
+    auto r = good_request();
+    r["rcpt"] = boost::json::array{"someone@example.com"};
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 400);
+    ASSERT_EQ(out.replies.size(), 1u);
+    EXPECT_EQ(out.replies[0].code, 553);
+    EXPECT_EQ(out.replies[0].dsn.value_or(""), "5.7.1");
+    EXPECT_EQ(out.replies[0].message.at(0), "Recipient address is not permitted");
+    EXPECT_EQ(out.replies[0].command, "RCPT");
+    EXPECT_EQ(out.replies[0].rcpt.value_or(""), "someone@example.com");
+    // listed address and domain, case-insensitively
+    r["rcpt"] = boost::json::array{"kijitora@EXAMPLE.org", "b@Example.JP"};
+    CheckOutcome ok = check(c, r);
+    EXPECT_EQ(ok.http_status, 200);
+    EXPECT_EQ(ok.submission.rcpt.size(), 2u);
+    // open relay permits anybody
+    c.recipients.open_relay = true;
+    r["rcpt"] = boost::json::array{"someone@example.com"};
+    EXPECT_EQ(check(c, r).http_status, 200);
+}
+
+TEST(SubmitChecks, PartialRecipientRejection) {
+    Config c = test_config();
+    auto r = good_request();
+    r["rcpt"] = boost::json::array{"a@example.jp", "bad-address", "x@example.com", "b@example.jp"};
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 200);
+    EXPECT_TRUE(out.ready_to_relay());
+    EXPECT_EQ(out.submission.rcpt, (std::vector<std::string>{"a@example.jp", "b@example.jp"}));
+    ASSERT_EQ(out.replies.size(), 2u);
+    EXPECT_EQ(out.replies[0].rcpt.value_or(""), "bad-address");
+    EXPECT_EQ(out.replies[0].dsn.value_or(""), "5.1.5");
+    EXPECT_EQ(out.replies[1].rcpt.value_or(""), "x@example.com");
+    EXPECT_EQ(out.replies[1].dsn.value_or(""), "5.7.1");
+    for (const auto& reply : out.replies) EXPECT_TRUE(reply.error());
+}
+
+TEST(SubmitChecks, Row15NobodyLeft) {
+    Config c = test_config();
+    auto r = good_request();
+    r["rcpt"] = boost::json::array{"bad-address", "x@example.com"};
+    r["body"] = "";  // would fail at 16, but 15 comes first
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 400);
+    ASSERT_EQ(out.replies.size(), 2u);
+    EXPECT_EQ(out.replies[0].rcpt.value_or(""), "bad-address");
+    EXPECT_EQ(out.replies[1].rcpt.value_or(""), "x@example.com");
+    EXPECT_TRUE(out.submission.rcpt.empty());
+}
+
+TEST(SubmitChecks, Row16EmptyBody) {
+    Config c = test_config();
+    auto r = good_request();
+    r["body"] = "";
+    r["header"].as_object()["subject"] = "";
+    expect_failure(check(c, r), 400, "data", "empty-body");
+    r.erase("body");
+    expect_failure(check(c, r), 400, "data", "empty-body");
+}
+
+TEST(SubmitChecks, Row16AfterPartialRejectionStillFails) {
+    Config c = test_config();
+    auto r = good_request();
+    r["rcpt"] = boost::json::array{"a@example.jp", "x@example.com"};
+    r["body"] = "";
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 400);
+    bool found = false;
+    for (const auto& reply : out.replies)
+        if (reply.message == named_reply("data", "empty-body").message) found = true;
+    EXPECT_TRUE(found);
+}
+
+TEST(SubmitChecks, Row17MessageTooBig) {
+    Config c = test_config();
+    c.smtpd.max_message_size = {10, true};
+    auto r = good_request();
+    r["body"] = "12345678901";
+    r["header"].as_object()["subject"] = "";
+    expect_failure(check(c, r), 400, "data", "mesg-too-big");
+    r["body"] = "1234567890";
+    r["header"].as_object()["subject"] = "s";
+    EXPECT_EQ(check(c, r).http_status, 200);
+    // size is in bytes, not characters
+    r["body"] = "\xe7\x8c\xab\xe7\x8c\xab\xe7\x8c\xab\xe7\x8c\xab";  // 4 characters, 12 bytes
+    expect_failure(check(c, r), 400, "data", "mesg-too-big");
+    c.smtpd.max_message_size = {0, true};
+    r["body"] = std::string(100000, 'x');
+    EXPECT_EQ(check(c, r).http_status, 200);
+}
+
+TEST(SubmitChecks, NonNumericMaxMessageSizeIsAConfError) {
+    Config c = test_config();
+    c.smtpd.max_message_size = {4194304, false};
+    expect_failure(check(c, good_request()), 500, "conf", "not-looks-like-number");
+}
+
+TEST(SubmitChecks, Row18EmptySubject) {
+    Config c = test_config();
+    auto r = good_request();
+    r["header"].as_object()["subject"] = "";
+    expect_failure(check(c, r), 400, "data", "empty-subject");
+    r["header"].as_object().erase("subject");
+    expect_failure(check(c, r), 400, "data", "empty-subject");
+    r.erase("header");
+    expect_failure(check(c, r), 400, "data", "empty-subject");
+}
+
+TEST(SubmitChecks, Aliases) {
+    Config c = test_config();
+    boost::json::object r{{"helo", "client.example.net"},
+                          {"send", "sender@example.org"},
+                          {"recv", boost::json::array{"a@example.jp"}},
+                          {"header", {{"subject", "s"}}},
+                          {"body", "b"}};
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 200);
+    EXPECT_EQ(out.submission.ehlo, "client.example.net");
+    EXPECT_EQ(out.submission.mail, "sender@example.org");
+    EXPECT_EQ(out.submission.rcpt, std::vector<std::string>{"a@example.jp"});
+
+    boost::json::object r2{{"ehlo", "client.example.net"},
+                           {"from", "other@example.org"},
+                           {"to", "b@example.jp"},  // one recipient as a string
+                           {"header", {{"subject", "s"}}},
+                           {"body", "b"}};
+    CheckOutcome out2 = check(c, r2);
+    EXPECT_EQ(out2.http_status, 200);
+    EXPECT_EQ(out2.submission.mail, "other@example.org");
+    EXPECT_EQ(out2.submission.rcpt, std::vector<std::string>{"b@example.jp"});
+}
+
+TEST(SubmitChecks, HeaderKeysAndCharset) {
+    Config c = test_config();
+    auto r = good_request();
+    auto& h = r["header"].as_object();
+    h["charset"] = "ISO-2022-JP";
+    h["x-unknown"] = "ignored";
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 200);
+    EXPECT_EQ(out.submission.header.charset, "ISO-2022-JP");
+}
+
+TEST(SubmitChecks, HeaderValuesAreOneLine) {
+    Config c = test_config();
+    auto r = good_request();
+    auto& h = r["header"].as_object();
+    h["subject"] = "Hello\r\nBcc: victim@example.org";
+    h["from"] = "Evil\nBcc: victim@example.org <sender@example.org>";
+    h["replyto"] = "a@example.org\rX: y";
+    CheckOutcome out = check(c, r);
+    ASSERT_EQ(out.http_status, 200);
+    for (const std::string* v : {&out.submission.header.subject, &out.submission.header.from,
+                                 &out.submission.header.replyto}) {
+        EXPECT_EQ(v->find('\r'), std::string::npos) << *v;
+        EXPECT_EQ(v->find('\n'), std::string::npos) << *v;
+    }
+}
+
+TEST(SubmitChecks, CheckOrderIsTheContracts) {
+    Config c = test_config();
+    c.smtpd.max_message_size = {5, true};
+    // every field wrong: each fix uncovers the next check
+    boost::json::object r{{"header", {{"x-haineko-loop", "mx.example.jp"}}}};
+    expect_failure(check(c, r), 400, "conn", "detect-loop");
+    r["header"].as_object().erase("x-haineko-loop");
+    expect_failure(check(c, r), 400, "ehlo", "require-domain");
+    r["ehlo"] = "localhost";
+    expect_failure(check(c, r), 400, "ehlo", "invalid-domain");
+    r["ehlo"] = "client.example.net";
+    expect_failure(check(c, r), 400, "mail", "syntax-error");
+    r["mail"] = "nobody";
+    expect_failure(check(c, r), 400, "mail", "domain-required");
+    r["mail"] = "sender@example.org";
+    expect_failure(check(c, r), 400, "rcpt", "address-required");
+    r["rcpt"] = boost::json::array{"a@example.jp", "b@example.jp", "c@example.jp", "d@example.jp", "e@example.jp"};
+    expect_failure(check(c, r), 403, "rcpt", "too-many-recipients");
+    r["rcpt"] = boost::json::array{"a@example.jp"};
+    expect_failure(check(c, r), 400, "data", "empty-body");
+    r["body"] = "too long body";
+    expect_failure(check(c, r), 400, "data", "mesg-too-big");
+    r["body"] = "ok";
+    expect_failure(check(c, r), 400, "data", "empty-subject");
+    r["header"].as_object()["subject"] = "s";
+    EXPECT_EQ(check(c, r).http_status, 200);
+}
+
+TEST(SubmitChecks, CheckSubmissionJsonDirectly) {
+    Config c = test_config();
+    CheckOutcome out = check_submission_json(c, good_request(), base());
+    EXPECT_EQ(out.http_status, 200);
+    expect_failure(check_submission_json(c, boost::json::value(42), base()), 400, "http", "malformed-json");
+}
