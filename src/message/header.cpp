@@ -38,6 +38,9 @@ std::vector<std::string> split_tokens(std::string_view value) {
         if (tok.empty() && space != std::string_view::npos && (!tokens.empty() || !pending.empty())) {
             pending += ' ';
         } else if (!tok.empty() || space == std::string_view::npos) {
+            // A run too long to fit on a line is shortened: folding cannot split it.
+            if (pending.size() + tok.size() > kLineLimit - 2)
+                pending.resize(tok.size() >= kLineLimit - 2 ? 0 : kLineLimit - 2 - tok.size());
             std::string word = pending + std::string(tok);
             pending.clear();
             // A word too long for one line is cut; there is no white space to fold at.

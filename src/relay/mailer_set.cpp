@@ -1,4 +1,5 @@
 #include "relay/mailer.hpp"
+#include "relay/cloud/cloud.hpp"
 #include "relay/dns/resolver.hpp"
 #include "relay/https/client.hpp"
 #include "relay/smtp/transport.hpp"
@@ -17,6 +18,11 @@ MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops,
     mailers_["ESMTP"] = make_esmtp_mailer(*smtp_);
     mailers_["MX"] = make_mx_mailer(*smtp_, *resolver_);
     mailers_["Haineko"] = make_haineko_mailer(*web_);
+    mailers_["SendGrid"] = cloud::make_cloud_mailer(*web_, cloud::make_sendgrid());
+    mailers_["AmazonSES"] = cloud::make_cloud_mailer(*web_, cloud::make_amazon_ses());
+    mailers_["Mandrill"] = cloud::make_cloud_mailer(*web_, cloud::make_mandrill());
+    mailers_["Postmark"] = cloud::make_cloud_mailer(*web_, cloud::make_postmark());
+    mailers_["Mailgun"] = cloud::make_cloud_mailer(*web_, cloud::make_mailgun());
 }
 
 MailerSet::~MailerSet() = default;

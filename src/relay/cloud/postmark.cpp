@@ -1,0 +1,41 @@
+// Postmark /email: JSON with the server token in X-Postmark-Server-Token.
+#include <boost/json.hpp>
+
+#include "relay/cloud/cloud.hpp"
+
+namespace haineko::cloud {
+namespace {
+
+namespace json = boost::json;
+
+class Postmark final : public CloudApi {
+public:
+    std::string name() const override { return "Postmark"; }
+    std::string default_base(const Route&) const override { return "https://api.postmarkapp.com"; }
+    std::string path(const Delivery&, const BaseUrl&) const override { return "/email"; }
+    http::request<http::string_body> build(const Delivery& d, const BaseUrl&, const std::string& target) const override {
+        const Submission& s = d.submission;
+        json::array headers;
+        for (const auto& [k, v] : custom_headers(d)) headers.emplace_back(json::object{{"Name", k}, {"Value", v}});
+        json::object body{{"From", s.header.from.empty() ? s.mail : s.header.from},
+                          {"To", d.rcpt},
+                          {"Subject", s.header.subject},
+                          {"TextBody", s.body},
+                          {"Headers", std::move(headers)},
+                          {"MessageStream", "outbound"}};
+        if (!s.header.replyto.empty()) body["ReplyTo"] = s.header.replyto;
+        http::request<http::string_body> req{http::verb::post, target, 11};
+        req.set("X-Postmark-Server-Token", d.credential->password);
+        req.set(http::field::accept, "application/json");
+        req.set(http::field::content_type, "application/json");
+        req.body() = json::serialize(body);
+        return req;
+    }
+    std::string message_id(const https::Result& r) const override { return json_field(r.body, "MessageID"); }
+};
+
+}  // namespace
+
+std::unique_ptr<CloudApi> make_postmark() { return std::make_unique<Postmark>(); }
+
+}  // namespace haineko::cloud
