@@ -35,9 +35,11 @@ void daemonize(const std::string& pid_file, const std::string& log_file) {
         pid_t pid = running_pid(pid_file);
         if (pid == 0) {
             std::fprintf(stderr, "hainekoctl: the server did not start; see %s\n", log_file.c_str());
+            std::fflush(stderr);
             std::_Exit(1);
         }
         std::printf("Haineko started, pid %d\n", static_cast<int>(pid));
+        std::fflush(stdout);  // _Exit does not flush
         std::_Exit(0);
     }
     ::setsid();

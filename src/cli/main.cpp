@@ -229,7 +229,8 @@ int main(int argc, char** argv) {
         if (*setup_cmd) return setup(dest, force);
         if (*pw) return password_line(pw_user, pw_password, pw_scheme);
         (void)help;
-        std::cout << app.help();
+        // app.help() would describe the selected subcommand ("help" itself): show them all.
+        std::cout << app.get_formatter()->make_help(&app, "", CLI::AppFormatMode::Normal);
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "hainekoctl: %s\n", e.what());

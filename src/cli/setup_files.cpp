@@ -31,7 +31,8 @@ smtpd:
     # trusted_proxies: [ '127.0.0.1', '10.0.0.0/8' ]
     trusted_proxies: []
 
-    # HTTP limits: header bytes, request body bytes (0: twice max_message_size plus 256 KiB),
+    # HTTP limits: header bytes, request body bytes (0: six times max_message_size plus 256 KiB,
+    # since JSON escapes grow a body up to six times),
     # seconds to read one request, seconds a keep-alive connection may idle.
     # max_header_size: 16384
     # max_request_size: 0

@@ -284,7 +284,7 @@ void load_settings(Config& config, const YAML::Node& smtpd, const std::string& f
     }
     s.tls_ca_file = r.text("tls_ca_file", "");
     s.max_sessions_per_host = static_cast<int>(r.integer("max_sessions_per_host", 8, 1, 1000));
-    s.max_messages_per_session = static_cast<int>(r.integer("max_messages_per_session", 100, 1, 100000));
+    s.max_messages_per_session = static_cast<int>(r.integer("max_messages_per_session", 10000, 1, 1000000));
     s.pool_idle_timeout = static_cast<int>(r.integer("pool_idle_timeout", 30, 1, 3600));
 }
 
@@ -326,10 +326,11 @@ boost::json::value effective_conf(const Config& c, const std::map<std::string, s
 
 std::size_t Config::request_body_limit() const {
     if (smtpd.max_request_size > 0) return smtpd.max_request_size;
-    // JSON escapes may double the size of a body; headers and envelope need a little more.
+    // A body within max_message_size may still be six times larger as JSON ("\u00e9" for
+    // each two-byte character); the envelope and headers need a little more.
     const long long message = smtpd.max_message_size.valid ? smtpd.max_message_size.value : 0;
     if (message <= 0) return 64u << 20;
-    return static_cast<std::size_t>(message) * 2 + (256u << 10);
+    return static_cast<std::size_t>(message) * 6 + (256u << 10);
 }
 
 std::string system_hostname() {

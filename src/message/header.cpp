@@ -124,9 +124,20 @@ std::optional<std::vector<std::string>> encoded_words(std::string_view text, std
     return words;
 }
 
+static bool has_unfoldable_word(std::string_view value) {
+    std::size_t run = 0;
+    for (char c : value) {
+        run = (c == ' ' || c == '\t') ? 0 : run + 1;
+        if (run > kLongestToken) return true;
+    }
+    return false;
+}
+
 std::string header_field(std::string_view name, std::string_view raw_value, std::string_view charset) {
     std::string value = sanitize(raw_value);
-    if (has_non_ascii(value)) {
+    // Non-ASCII, or a word too long for a line: encoded words may be split anywhere
+    // without changing what the reader sees.
+    if (has_non_ascii(value) || has_unfoldable_word(value)) {
         std::size_t first_budget = kLineLimit > name.size() + 2 ? kLineLimit - name.size() - 2 : kWordLimit;
         return fold(name, words_or_utf8(value, charset, std::min(first_budget, kWordLimit)));
     }

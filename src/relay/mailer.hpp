@@ -52,6 +52,8 @@ public:
     ~MailerSet();
     // null for an unknown name
     Mailer* find(const std::string& name);
+    // Closes idle relay connections; called when the server stops.
+    void close_idle();
 
 private:
     boost::asio::any_io_executor executor_;

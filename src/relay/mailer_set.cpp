@@ -27,6 +27,11 @@ MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops,
 
 MailerSet::~MailerSet() = default;
 
+void MailerSet::close_idle() {
+    smtp_->pool().close_idle();
+    web_->close_idle();
+}
+
 Mailer* MailerSet::find(const std::string& name) {
     auto it = mailers_.find(name);
     return it == mailers_.end() ? nullptr : it->second.get();

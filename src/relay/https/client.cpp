@@ -163,3 +163,7 @@ asio::awaitable<Result> Client::send(const Endpoint& e, http::request<http::stri
 }
 
 }  // namespace haineko::https
+
+namespace haineko::https {
+void Client::close_idle() { idle_.clear(); }
+}  // namespace haineko::https

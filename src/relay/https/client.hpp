@@ -44,6 +44,7 @@ public:
                                         std::chrono::seconds timeout);
 
     std::size_t connections_opened() const { return opened_; }
+    void close_idle();
 
     struct Connection;
 

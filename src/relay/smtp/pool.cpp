@@ -57,6 +57,14 @@ void Pool::forfeit(const std::string& key) {
     wake_one(e);
 }
 
+void Pool::close_idle() {
+    for (auto& [key, e] : entries_) {
+        for (auto& conn : e.idle) conn->close();
+        e.open -= std::min(e.open, e.idle.size());
+        e.idle.clear();
+    }
+}
+
 std::size_t Pool::open_sessions(const std::string& key) const {
     auto it = entries_.find(key);
     return it == entries_.end() ? 0 : it->second.open;

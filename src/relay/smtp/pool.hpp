@@ -25,6 +25,9 @@ public:
     // The caller's reserved slot or session is gone.
     void forfeit(const std::string& key);
 
+    // Closes every idle session (at shutdown), so that no idle deadline keeps the loop alive.
+    void close_idle();
+
     std::size_t open_sessions(const std::string& key) const;
     std::size_t sessions_opened() const { return opened_; }
     void count_opened() { ++opened_; }

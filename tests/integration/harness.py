@@ -1,0 +1,430 @@
+"""Shared code for the integration tests: starts the real `hainekoctl run` on a free
+port with a temporary HAINEKO_ROOT, talks HTTP to it and reads what the File mailer
+wrote.
+
+Only the standard library of /usr/bin/python3 is used.
+"""
+
+import base64
+import email
+import email.policy
+import glob
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+HAINEKOCTL = os.environ.get("HAINEKOCTL") or os.path.join(REPO, "build", "hainekoctl")
+
+HOSTNAME = "haineko.test.example.net"
+
+# The usual relay setup: every recipient domain goes to the File mailer writing into
+# ROOT/outbox; example.jp and example.com are permitted recipient domains.
+DEFAULT_ETC = {
+    "haineko.cf": {"smtpd": {"hostname": HOSTNAME}},
+    "mailertable": {"default": {"mailer": "File", "path": "outbox"}},
+    "recipients": {"open-relay": 0, "domainpart": ["example.jp", "example.com"]},
+}
+
+STOP_TIMEOUT = 10
+START_TIMEOUT = 15
+
+# Variables of the caller that would change what the server reads.
+_SCRUBBED_ENV = ("HAINEKO_ROOT", "HAINEKO_CONF", "HAINEKO_AUTH", "HAINEKO_DEBUG", "HOSTNAME", "SERVER_NAME")
+
+
+def require_binary():
+    if not (os.path.isfile(HAINEKOCTL) and os.access(HAINEKOCTL, os.X_OK)):
+        raise RuntimeError("hainekoctl not found at %s: set HAINEKOCTL or build build/hainekoctl" % HAINEKOCTL)
+
+
+def free_port():
+    """A TCP port nobody listens on right now (bind port 0, read it, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def non_loopback_ipv4():
+    """An IPv4 address of this host that is not 127/8, or None."""
+    candidates = []
+    for probe in ("198.51.100.1", "203.0.113.1", "8.8.8.8"):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.connect((probe, 9))  # no packet is sent for UDP connect
+                candidates.append(s.getsockname()[0])
+        except OSError:
+            pass
+    try:
+        candidates += socket.gethostbyname_ex(socket.gethostname())[2]
+    except OSError:
+        pass
+    for addr in candidates:
+        if addr.startswith("127.") or addr == "0.0.0.0":
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind((addr, 0))
+            return addr
+        except OSError:
+            continue
+    return None
+
+
+def yaml_text(content):
+    """Table content as YAML: str/bytes as is, anything else as JSON (JSON is YAML)."""
+    if isinstance(content, bytes):
+        return content
+    if isinstance(content, str):
+        return content.encode("utf-8")
+    return (json.dumps(content, indent=2) + "\n").encode("utf-8")
+
+
+def run_ctl(*args, env=None, timeout=30, input=None, cwd=None):
+    """Runs hainekoctl with arguments; returns CompletedProcess (text)."""
+    require_binary()
+    full_env = clean_env()
+    if env:
+        full_env.update(env)
+    return subprocess.run([HAINEKOCTL, *args], env=full_env, capture_output=True, text=True, timeout=timeout,
+                          input=input, cwd=cwd)
+
+
+def clean_env():
+    env = dict(os.environ)
+    for k in _SCRUBBED_ENV:
+        env.pop(k, None)
+    return env
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # http.client.HTTPMessage or dict-like with .get()
+        self.body = body
+        try:
+            self.json = json.loads(body.decode("utf-8")) if body else None
+        except (ValueError, UnicodeDecodeError):
+            self.json = None
+
+    def header(self, name):
+        return self.headers.get(name)
+
+    def __repr__(self):
+        return "<Response %s %r>" % (self.status, self.body[:400])
+
+
+def basic_auth(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+class Haineko:
+    """One `hainekoctl run` on a free port with its own HAINEKO_ROOT."""
+
+    def __init__(self, etc=None, args=(), env=None, host="127.0.0.1", use_defaults=True, extra_files=None,
+                 root=None):
+        """root: an existing working tree to use as it is (it is still removed by cleanup())."""
+        require_binary()
+        if root is not None:
+            use_defaults = False
+        self.root = root or tempfile.mkdtemp(prefix="haineko-it-")
+        self.etc = os.path.join(self.root, "etc")
+        self.outbox = os.path.join(self.root, "outbox")
+        os.makedirs(self.etc, exist_ok=True)
+        os.makedirs(self.outbox, exist_ok=True)
+        files = dict(DEFAULT_ETC) if use_defaults else {}
+        for name, content in (etc or {}).items():
+            if content is None:
+                files.pop(name, None)
+            else:
+                files[name] = content
+        for name, content in files.items():
+            self.write_etc(name, content)
+        for path, content in (extra_files or {}).items():
+            full = os.path.join(self.root, path)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as f:
+                f.write(yaml_text(content))
+        self.args = list(args)
+        self.env = dict(env or {})
+        self.host = host
+        self.connect_host = "127.0.0.1" if host in ("0.0.0.0", "127.0.0.1") else host
+        self.proc = None
+        self.port = None
+        self.stderr_path = os.path.join(self.root, "server.stderr")
+        self._stderr_file = None
+
+    # ----- files -----
+    def write_etc(self, name, content, mode=None):
+        path = os.path.join(self.etc, name)
+        with open(path, "wb") as f:
+            f.write(yaml_text(content))
+        if mode is not None:
+            os.chmod(path, mode)
+        return path
+
+    def eml_files(self):
+        return sorted(glob.glob(os.path.join(self.outbox, "*.eml")))
+
+    def messages_for(self, queueid):
+        """(path, raw bytes, parsed message) of each .eml whose Message-Id starts with queueid."""
+        out = []
+        for path in self.eml_files():
+            with open(path, "rb") as f:
+                raw = f.read()
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            mid = msg.get("Message-Id", "")
+            if str(mid).strip().startswith("<" + queueid + "."):
+                out.append((path, raw, msg))
+        return out
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    # ----- process -----
+    def start(self):
+        last_error = None
+        for _attempt in range(3):
+            self.port = free_port()
+            full_env = clean_env()
+            full_env["HAINEKO_ROOT"] = self.root
+            full_env.update(self.env)
+            self._stderr_file = open(self.stderr_path, "ab")
+            cmd = [HAINEKOCTL, "run", "-o", self.host, "-p", str(self.port), *self.args]
+            self.proc = subprocess.Popen(cmd, env=full_env, stdin=subprocess.DEVNULL, stdout=self._stderr_file,
+                                         stderr=self._stderr_file, cwd=self.root)
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    conn = http.client.HTTPConnection(self.connect_host, self.port, timeout=2)
+                    conn.request("GET", "/")
+                    resp = conn.getresponse()
+                    resp.read()
+                    conn.close()
+                    return self
+                except OSError:
+                    time.sleep(0.05)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError("hainekoctl did not answer GET / within %ss:\n%s" % (START_TIMEOUT,
+                                                                                        self.stderr_text()))
+            last_error = "hainekoctl exited with %s:\n%s" % (self.proc.returncode, self.stderr_text())
+            self._stderr_file.close()
+            if "cannot listen" not in self.stderr_text():
+                break  # not a port race: do not retry
+        raise RuntimeError(last_error)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        """SIGTERM; returns the exit status (None if it did not exit in time; then it is killed)."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = None
+        if self._stderr_file:
+            self._stderr_file.close()
+        return rc
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # ----- HTTP -----
+    def connection(self, timeout=30, via=None):
+        """via: connect to this address of the server (a listen address of 0.0.0.0 takes any)."""
+        return http.client.HTTPConnection(via or self.connect_host, self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=30, conn=None, via=None):
+        own = conn is None
+        if own:
+            conn = self.connection(timeout, via)
+        hdrs = {"User-Agent": "haineko-it/1.0"}
+        hdrs.update(headers or {})
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            data = resp.read()
+            return Response(resp.status, resp.headers, data)
+        finally:
+            if own:
+                conn.close()
+
+    def submit(self, payload, headers=None, conn=None, timeout=30, via=None):
+        if isinstance(payload, (dict, list)):
+            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        else:
+            body = payload
+        hdrs = {"Content-Type": "application/json"}
+        hdrs.update(headers or {})
+        return self.request("POST", "/submit", body=body, headers=hdrs, conn=conn, timeout=timeout, via=via)
+
+
+def raw_exchange(host, port, data, timeout=10.0, read_limit=1 << 20):
+    """Sends raw bytes and reads until the server closes or timeout; returns bytes."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        total = 0
+        try:
+            while total < read_limit:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+                total += len(b)
+        except (socket.timeout, ConnectionResetError):
+            pass
+        return b"".join(chunks)
+
+
+def parse_raw_response(data):
+    """Parses one HTTP/1.x response out of raw bytes: (status, headers dict lower-case, body)."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if "content-length" in headers:
+        body = body[: int(headers["content-length"])]
+    return status, headers, body
+
+
+def message(**overrides):
+    """A valid submission; keyword arguments replace top-level keys (header merged)."""
+    m = {
+        "ehlo": "client.example.net",
+        "mail": "sender@example.org",
+        "rcpt": ["neko@example.jp"],
+        "header": {"from": "Sender <sender@example.org>", "subject": "Integration test"},
+        "body": "Hello from the integration tests.",
+    }
+    header = overrides.pop("header", None)
+    m.update(overrides)
+    if header is not None:
+        h = dict(m["header"])
+        for k, v in header.items():
+            if v is None:
+                h.pop(k, None)
+            else:
+                h[k] = v
+        m["header"] = h
+    return m
+
+
+ERROR_ENTRY_KEYS = {"dsn", "code", "host", "port", "rcpt", "error", "mailer", "command", "message"}
+SESSION_KEYS = {"queueid", "addresser", "recipient", "referer", "useragent", "remoteaddr", "remoteport",
+                "timestamp", "response"}
+
+
+class HainekoTestCase(unittest.TestCase):
+    """Base class: one server per class, described by class attributes."""
+
+    etc = None          # dict name -> content merged over DEFAULT_ETC (None value removes)
+    args = ()
+    env = None
+    host = "127.0.0.1"
+    use_defaults = True
+    start_server = True
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not cls.start_server:
+            return
+        cls.server = cls.make_server(etc=cls.etc, args=cls.args, env=cls.env, host=cls.host,
+                                     use_defaults=cls.use_defaults)
+
+    @classmethod
+    def make_server(cls, start=True, **kw):
+        srv = Haineko(**kw)
+        cls.addClassCleanup(srv.cleanup)
+        if start:
+            srv.start()
+            cls.addClassCleanup(cls._stop_checked, srv)
+        return srv
+
+    @classmethod
+    def _stop_checked(cls, srv):
+        rc = srv.stop()
+        if rc != 0:
+            raise AssertionError("hainekoctl run did not exit 0 within %ss after SIGTERM (status %r); stderr:\n%s"
+                                 % (STOP_TIMEOUT, rc, srv.stderr_text()[-4000:]))
+
+    def start_own_server(self, **kw):
+        """A server for one test, stopped (exit status checked) at the end of it."""
+        srv = Haineko(**kw)
+        self.addCleanup(srv.cleanup)
+        srv.start()
+        self.addCleanup(self._stop_checked, srv)
+        return srv
+
+    # ----- assertions -----
+    def assertJsonAnswer(self, resp):
+        ctype = resp.header("Content-Type") or ""
+        self.assertTrue(ctype.lower().startswith("application/json"), "Content-Type %r: %r" % (ctype, resp))
+        self.assertEqual((resp.header("X-Content-Type-Options") or "").lower(), "nosniff", resp)
+        self.assertIsNotNone(resp.json, "answer is not JSON: %r" % resp)
+
+    def assertSessionShape(self, j, started=True):
+        self.assertIsInstance(j, dict)
+        self.assertTrue(SESSION_KEYS.issubset(j.keys()), "missing keys %s in %r" % (SESSION_KEYS - set(j), j))
+        if started:
+            self.assertIsInstance(j["queueid"], str)
+            self.assertEqual(len(j["queueid"]), 16, j["queueid"])
+        self.assertIsInstance(j["recipient"], list)
+        self.assertIsInstance(j["response"], list)
+        self.assertIsInstance(j["timestamp"], dict)
+        self.assertIn("datetime", j["timestamp"])
+        self.assertIn("unixtime", j["timestamp"])
+
+    def assertCheck(self, resp, status, command, code, dsn, message, rcpt=None, index=0, count=1):
+        """A failing check: HTTP status and the one (or index-th) response entry."""
+        self.assertJsonAnswer(resp)
+        self.assertEqual(resp.status, status, resp)
+        j = resp.json
+        self.assertSessionShape(j, started=False)
+        self.assertEqual(len(j["response"]), count, j)
+        entry = j["response"][index]
+        self.assertEqual(set(entry), ERROR_ENTRY_KEYS, entry)
+        self.assertEqual(entry["command"], command, entry)
+        self.assertIsInstance(entry["code"], int, "code must be a JSON number: %r" % entry)
+        self.assertNotIsInstance(entry["code"], bool)
+        self.assertEqual(entry["code"], code, entry)
+        self.assertEqual(entry["dsn"], dsn, entry)
+        self.assertEqual(entry["message"], [message], entry)
+        self.assertEqual(entry["error"], 1, entry)
+        self.assertIsNone(entry["host"], entry)
+        self.assertIsNone(entry["port"], entry)
+        self.assertIsNone(entry["mailer"], entry)
+        self.assertEqual(entry["rcpt"], rcpt, entry)
+        return j
