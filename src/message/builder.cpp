@@ -86,11 +86,13 @@ std::string BuiltMessage::for_recipient(const std::string& rcpt) const {
     std::string out;
     out.reserve(size_for(rcpt));
     out += head_before_to;
-    out += header_field("To", rcpt, "UTF-8");
+    out += to_field(rcpt);
     out += head_after_to;
     out += body;
     return out;
 }
+
+std::string BuiltMessage::to_field(const std::string& rcpt) { return header_field("To", rcpt, "UTF-8"); }
 
 std::size_t BuiltMessage::size_for(const std::string& rcpt) const {
     return head_before_to.size() + rcpt.size() + 6 + head_after_to.size() + body.size();

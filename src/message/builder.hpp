@@ -1,6 +1,7 @@
 // Builds the RFC 5322 message of a submission once; each recipient then gets its own copy
 // with its own To: header, so recipients never see each other.
 #pragma once
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
@@ -16,9 +17,13 @@ struct BuiltMessage {
     std::string head_after_to;     // Reply-To ... X-Originating-IP, then the blank line
     std::string body;              // encoded, CRLF
     std::string raw_body;          // the 8bit body before encoding; empty unless eight_bit()
+    // The body dot-stuffed for SMTP DATA, with the final ".\r\n"; made once, on first use
+    // by a relay, and shared by every recipient's transaction (all on one loop).
+    mutable std::optional<std::string> smtp_body;
 
     bool eight_bit() const { return transfer_encoding == "8bit"; }
     std::string for_recipient(const std::string& rcpt) const;
+    static std::string to_field(const std::string& rcpt);
     std::size_t size_for(const std::string& rcpt) const;
     // The same message with an 8bit body re-encoded as base64, for a relay that does not
     // offer 8BITMIME.

@@ -35,6 +35,7 @@ void Connection::close() {
 
 void Connection::arm(Seconds timeout) {
     timed_out_ = false;
+    on_expired_ = nullptr;
     deadline_.expires_after(timeout);
     deadline_.async_wait([weak = weak_from_this(), generation = ++generation_](boost::system::error_code ec) {
         if (ec) return;
@@ -42,16 +43,21 @@ void Connection::arm(Seconds timeout) {
             self->timed_out_ = true;
             boost::system::error_code ignored;
             self->stream_.next_layer().close(ignored);
+            if (auto expired = std::move(self->on_expired_)) expired();
         }
     });
 }
 
 void Connection::disarm() {
     ++generation_;
+    on_expired_ = nullptr;
     deadline_.cancel();
 }
 
-void Connection::close_after(Seconds idle) { arm(idle); }
+void Connection::close_after(Seconds idle, std::function<void()> expired) {
+    arm(idle);
+    on_expired_ = std::move(expired);
+}
 
 void Connection::fail(const boost::system::error_code& ec, const std::string& stage, SmtpIoError::Kind kind) {
     disarm();
@@ -168,12 +174,19 @@ asio::awaitable<RawReply> Connection::read_reply(const std::string& stage, Secon
 }
 
 asio::awaitable<void> Connection::write(std::string_view data, const std::string& stage, Seconds timeout) {
+    std::vector<asio::const_buffer> pieces;  // a named local: GCC 12 rejects the braced temporary here
+    pieces.push_back(asio::buffer(data));
+    co_await write(pieces, stage, timeout);
+}
+
+asio::awaitable<void> Connection::write(const std::vector<asio::const_buffer>& pieces, const std::string& stage,
+                                        Seconds timeout) {
     arm(timeout);
     boost::system::error_code ec;
     if (tls_active)
-        std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(data), use_tuple);
+        std::tie(ec, std::ignore) = co_await asio::async_write(stream_, pieces, use_tuple);
     else
-        std::tie(ec, std::ignore) = co_await asio::async_write(stream_.next_layer(), asio::buffer(data), use_tuple);
+        std::tie(ec, std::ignore) = co_await asio::async_write(stream_.next_layer(), pieces, use_tuple);
     if (ec) fail(ec, stage, SmtpIoError::closed);
     disarm();
 }

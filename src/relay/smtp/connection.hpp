@@ -6,6 +6,7 @@
 #include <boost/asio/ssl.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -44,12 +45,15 @@ public:
     boost::asio::awaitable<void> start_tls(const std::string& host, bool verify, Seconds timeout);
     boost::asio::awaitable<RawReply> read_reply(const std::string& stage, Seconds timeout);
     boost::asio::awaitable<void> write(std::string_view data, const std::string& stage, Seconds timeout);
+    // Several pieces in one gathered write.
+    boost::asio::awaitable<void> write(const std::vector<boost::asio::const_buffer>& pieces, const std::string& stage,
+                                       Seconds timeout);
     boost::asio::awaitable<RawReply> command(const std::string& line, const std::string& stage, Seconds timeout);
 
     // Closes the socket at once; pending operations fail.
     void close();
-    // Starts a deadline that closes an idle pooled connection.
-    void close_after(Seconds idle);
+    // Starts a deadline that closes an idle pooled connection, then calls expired.
+    void close_after(Seconds idle, std::function<void()> expired);
     bool is_open() const;
 
     Capabilities caps;
@@ -68,6 +72,7 @@ private:
     std::string inbox_;  // bytes read but not yet parsed
     bool timed_out_ = false;
     unsigned generation_ = 0;  // a deadline that fired after being re-armed is ignored
+    std::function<void()> on_expired_;
 };
 
 }  // namespace haineko::smtp

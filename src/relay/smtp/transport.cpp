@@ -43,9 +43,17 @@ Reply from_io_error(const SmtpIoError& e) {
     return made_reply(421, "4.0.0", e.stage, e.what());
 }
 
+// Sessions are shared only by routes that would open the same one: same peer, same TLS,
+// same credentials. The credentials go in as a hash, so that keys never hold secrets.
 std::string pool_key(const Target& t) {
-    return t.host + "|" + std::to_string(t.port) + "|" + (t.implicit_tls ? "ssl" : t.starttls ? "starttls" : "plain") +
-           "|" + (t.verify ? "verify" : "noverify") + "|" + (t.credential ? t.credential->username : "");
+    std::string key = t.host + "|" + std::to_string(t.port) + "|" +
+                      (t.implicit_tls ? "ssl" : t.starttls ? "starttls" : "plain") + "|" + (t.verify ? "verify" : "noverify");
+    if (t.credential) {
+        key += "|" + t.credential->username + "|" +
+               std::to_string(std::hash<std::string>{}(t.credential->username + '\0' + t.credential->password));
+        if (t.auth_plaintext) key += "|plaintext-auth";
+    }
+    return key;
 }
 
 }  // namespace
@@ -53,7 +61,7 @@ std::string pool_key(const Target& t) {
 bool is_temporary(const Reply& reply) { return reply.code == 0 || (reply.code >= 400 && reply.code < 500); }
 
 Transport::Transport(asio::any_io_executor executor, std::size_t loops)
-    : executor_(executor), loops_(loops ? loops : 1), pool_(executor) {}
+    : executor_(executor), loops_(loops ? loops : 1), pool_(executor, loops_) {}
 
 Transport::~Transport() = default;
 
@@ -134,17 +142,17 @@ asio::awaitable<std::shared_ptr<Connection>> Transport::open(const Target& targe
 }
 
 asio::awaitable<Reply> Transport::transaction(Connection& conn, const Target& target, const std::string& mail,
-                                              const std::string& rcpt, const BuiltMessage& built) {
+                                              const std::string& rcpt, const BuiltMessage& built, bool reset_first) {
     const Seconds t = target.timeout;
     const Capabilities& caps = conn.caps;
-    const bool need_7bit = built.eight_bit() && !caps.eight_bit_mime;
     const BuiltMessage* message = &built;
     BuiltMessage recoded;
-    if (need_7bit) {
+    if (built.eight_bit() && !caps.eight_bit_mime) {  // no 8BITMIME: send a 7bit copy
         recoded = built.seven_bit_copy();
         message = &recoded;
     }
-    const std::string data = dot_stuffed(message->for_recipient(rcpt));
+    if (!message->smtp_body) message->smtp_body = dot_stuffed(message->body);
+    const std::string to_line = BuiltMessage::to_field(rcpt);
 
     std::string mail_line = "MAIL FROM:<" + mail + ">";
     if (caps.size) mail_line += " SIZE=" + std::to_string(message->size_for(rcpt));
@@ -154,8 +162,14 @@ asio::awaitable<Reply> Transport::transaction(Connection& conn, const Target& ta
     if (caps.dsn) rcpt_line += " NOTIFY=FAILURE,DELAY";
 
     RawReply mail_reply, rcpt_reply, data_reply;
-    if (caps.pipelining) {  // RFC 2920: MAIL, RCPT and DATA in one write, replies in order
-        co_await conn.write(mail_line + "\r\n" + rcpt_line + "\r\nDATA\r\n", "MAIL", t);
+    if (caps.pipelining) {  // RFC 2920: [RSET,] MAIL, RCPT and DATA in one write, replies in order
+        co_await conn.write((reset_first ? "RSET\r\n" : "") + mail_line + "\r\n" + rcpt_line + "\r\nDATA\r\n",
+                            reset_first ? "RSET" : "MAIL", t);
+        if (reset_first) {
+            RawReply reset = co_await conn.read_reply("RSET", t);
+            if (reset.code != 250)
+                throw SmtpIoError(SmtpIoError::protocol, "RSET", "RSET refused by " + conn.peer);
+        }
         mail_reply = co_await conn.read_reply("MAIL", t);
         rcpt_reply = co_await conn.read_reply("RCPT", t);
         data_reply = co_await conn.read_reply("DATA", t);
@@ -174,8 +188,11 @@ asio::awaitable<Reply> Transport::transaction(Connection& conn, const Target& ta
     if (!rcpt_reply.positive()) co_return from_raw("RCPT", rcpt_reply);
     if (data_reply.code != 354) co_return from_raw("DATA", data_reply);
 
-    const Seconds data_timeout = t * 2 + Seconds(static_cast<long>(data.size() / (256 * 1024)));
-    co_await conn.write(data, "DATA", data_timeout);
+    const std::string& body = *message->smtp_body;
+    const Seconds data_timeout = t * 2 + Seconds(static_cast<long>(body.size() / (256 * 1024)));
+    std::vector<asio::const_buffer> pieces{asio::buffer(message->head_before_to), asio::buffer(to_line),
+                                           asio::buffer(message->head_after_to), asio::buffer(body)};
+    co_await conn.write(pieces, "DATA", data_timeout);
     RawReply done = co_await conn.read_reply("DATA", data_timeout);
     ++conn.messages;
     co_return from_raw("DATA", done);
@@ -197,49 +214,58 @@ void Transport::quit_and_close(std::shared_ptr<Connection> conn) {
 asio::awaitable<Reply> Transport::send(const Target& target, const std::string& mail, const std::string& rcpt,
                                        const BuiltMessage& message, const Settings& settings) {
     const std::string key = pool_key(target);
-    const std::size_t limit = std::max<std::size_t>(1, static_cast<std::size_t>(settings.max_sessions_per_host) / loops_);
+    const std::size_t limit = static_cast<std::size_t>(std::max(1, settings.max_sessions_per_host));
     Reply reply;
     std::shared_ptr<Connection> conn;
     try {
-        conn = co_await pool_.acquire(key, limit, target.timeout);
+        conn = co_await pool_.acquire(key, target.host + ":" + std::to_string(target.port), limit, target.timeout);
     } catch (const SmtpIoError& e) {
         reply = from_io_error(e);
         reply.host = target.host;
         reply.port = target.port;
         co_return reply;
     }
-    if (conn) {  // a warm session: make sure it is still alive and clean
-        bool alive = false;
+    // A warm session must be alive and clean: RSET first, in the pipelined write when the
+    // server pipelines, else on its own. A dead one is replaced once; the slot stays ours.
+    for (int round = 0; round < 2; ++round) {
+        bool reset_in_pipeline = conn && conn->caps.pipelining;
+        if (conn && !reset_in_pipeline) {
+            bool alive = false;
+            try {
+                alive = (co_await conn->command("RSET", "RSET", target.timeout)).code == 250;
+            } catch (const SmtpIoError&) {
+            }
+            if (!alive) {
+                conn->close();
+                conn.reset();
+            }
+        }
         try {
-            alive = (co_await conn->command("RSET", "RSET", target.timeout)).code == 250;
-        } catch (const SmtpIoError&) {
-        }
-        if (!alive) {
-            conn->close();
-            conn.reset();  // the slot stays ours for a fresh session
-        }
-    }
-    try {
-        if (!conn) {
-            pool_.count_opened();
-            conn = co_await open(target, settings);
-        }
-        reply = co_await transaction(*conn, target, mail, rcpt, message);
-        const bool reusable = conn->messages < settings.max_messages_per_session;
-        if (reusable) {
-            pool_.release(key, conn, true, Seconds(settings.pool_idle_timeout));
-        } else {
+            if (!conn) {
+                pool_.count_opened();
+                conn = co_await open(target, settings);
+            }
+            reply = co_await transaction(*conn, target, mail, rcpt, message, reset_in_pipeline);
+            if (conn->messages < settings.max_messages_per_session) {
+                pool_.release(key, conn, true, Seconds(settings.pool_idle_timeout));
+            } else {
+                pool_.forfeit(key);
+                quit_and_close(conn);
+            }
+        } catch (const SmtpIoError& e) {
+            if (conn) conn->close();
+            if (reset_in_pipeline && e.stage == "RSET" && round == 0) {
+                conn.reset();  // the warm session had died: nothing was sent, go again fresh
+                continue;
+            }
+            reply = from_io_error(e);
             pool_.forfeit(key);
-            quit_and_close(conn);
+        } catch (const ReplyError& e) {
+            reply = e.reply;
+            if (conn) quit_and_close(conn);
+            pool_.forfeit(key);
         }
-    } catch (const SmtpIoError& e) {
-        reply = from_io_error(e);
-        if (conn) conn->close();
-        pool_.forfeit(key);
-    } catch (const ReplyError& e) {
-        reply = e.reply;
-        if (conn) quit_and_close(conn);
-        pool_.forfeit(key);
+        break;
     }
     reply.host = target.host;
     reply.port = target.port;

@@ -44,8 +44,9 @@ public:
 private:
     boost::asio::ssl::context& tls_context(const std::string& ca_file);
     boost::asio::awaitable<std::shared_ptr<Connection>> open(const Target& target, const Settings& settings);
+    // reset_first: a reused session whose RSET goes in the same pipelined write.
     boost::asio::awaitable<Reply> transaction(Connection& conn, const Target& target, const std::string& mail,
-                                              const std::string& rcpt, const BuiltMessage& message);
+                                              const std::string& rcpt, const BuiltMessage& message, bool reset_first);
     boost::asio::awaitable<void> authenticate(Connection& conn, const Target& target);
     void quit_and_close(std::shared_ptr<Connection> conn);
 

@@ -1,0 +1,530 @@
+"""Real peers for the relay tests: Postfix's smtp-sink, aiosmtpd servers that record
+what they get (and misbehave on request), a listener that never answers, dnsmasq, and
+a throw-away CA with server certificates made by the `openssl` command.
+
+Every port is picked at run time. Only /usr/bin/python3's standard library and
+python3-aiosmtpd are used.
+"""
+
+import asyncio
+import collections
+import email
+import email.policy
+import glob
+import logging
+import os
+import pwd
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+from harness import free_port
+
+try:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP, AuthResult
+except ImportError:  # pragma: no cover
+    Controller = None
+    SMTP = object
+    AuthResult = None
+
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+DNSMASQ = "/usr/sbin/dnsmasq"
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02):
+    """Polls predicate until it is true (returns its value) or timeout (returns the last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def free_udp_tcp_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (for a DNS server)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                    t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free UDP+TCP port")
+
+
+def smtp_greeting_ok(port, host="127.0.0.1", timeout=1.0):
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            data = s.recv(512)
+            try:
+                s.sendall(b"QUIT\r\n")
+                s.recv(512)
+            except OSError:
+                pass
+            return data.startswith(b"220")
+    except OSError:
+        return False
+
+
+# ----------------------------------------------------------------------------- certificates
+
+class TlsFiles:
+    """A CA, a server certificate for DNS:localhost + IP:127.0.0.1 and one for another name."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="haineko-tls-")
+        d = self.dir
+        self.ca_key = os.path.join(d, "ca.key")
+        self.ca_cert = os.path.join(d, "ca.crt")
+        self.server_key = os.path.join(d, "server.key")
+        self.server_cert = os.path.join(d, "server.crt")
+        self.other_key = os.path.join(d, "other.key")
+        self.other_cert = os.path.join(d, "other.crt")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        self._run("req", "-x509", *ec, "-keyout", self.ca_key, "-out", self.ca_cert, "-days", "2",
+                  "-subj", "/CN=Haineko Integration Test CA",
+                  "-addext", "basicConstraints=critical,CA:TRUE",
+                  "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        self._leaf("server", "localhost", "DNS:localhost,IP:127.0.0.1")
+        self._leaf("other", "other.invalid", "DNS:other.invalid")
+
+    def _run(self, *args):
+        subprocess.run([OPENSSL, *args], check=True, capture_output=True, timeout=60)
+
+    def _leaf(self, name, cn, san):
+        key = os.path.join(self.dir, name + ".key")
+        csr = os.path.join(self.dir, name + ".csr")
+        crt = os.path.join(self.dir, name + ".crt")
+        ext = os.path.join(self.dir, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+                    "extendedKeyUsage=serverAuth\nsubjectAltName=%s\n" % san)
+        self._run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                  "-out", csr, "-subj", "/CN=" + cn)
+        self._run("x509", "-req", "-in", csr, "-CA", self.ca_cert, "-CAkey", self.ca_key, "-CAcreateserial",
+                  "-out", crt, "-days", "2", "-extfile", ext)
+
+    def server_context(self, which="server"):
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(os.path.join(self.dir, which + ".crt"), os.path.join(self.dir, which + ".key"))
+        return ctx
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- smtp-sink
+
+class SinkMessage:
+    """One transaction dumped by smtp-sink -d."""
+
+    def __init__(self, path, data):
+        self.path = path
+        self.helo_args = None
+        self.mail_args = None
+        self.rcpt_args = []
+        self.proto = None
+        lines = data.split(b"\n")
+        i = 0
+        while i < len(lines) and lines[i].startswith(b"X-"):
+            name, _, value = lines[i].rstrip(b"\r").partition(b": ")
+            value = value.decode("utf-8", "replace")
+            if name == b"X-Helo-Args":
+                self.helo_args = value
+            elif name == b"X-Mail-Args":
+                self.mail_args = value
+            elif name == b"X-Rcpt-Args":
+                self.rcpt_args.append(value)
+            elif name == b"X-Client-Proto":
+                self.proto = value
+            i += 1
+        if i < len(lines) and lines[i].startswith(b"Received: "):  # smtp-sink's own three-line header
+            i += 1
+            while i < len(lines) and lines[i][:1] in (b"\t", b" "):
+                i += 1
+        body = lines[i:]
+        if body and body[-1] == b"":
+            body = body[:-1]  # the final newline
+        if body and body[-1].rstrip(b"\r") == b"":
+            body = body[:-1]  # the empty line smtp-sink appends
+        # smtp-sink has already undone the dot-stuffing and turned CRLF into LF.
+        self.raw = b"\n".join(line.rstrip(b"\r") for line in body) + b"\n"
+        self.msg = email.message_from_bytes(self.raw, policy=email.policy.default)
+
+    @property
+    def rcpts(self):
+        return [a.split()[0].strip("<>") for a in self.rcpt_args]
+
+    def __repr__(self):
+        return "<SinkMessage %s mail=%r rcpt=%r>" % (os.path.basename(self.path), self.mail_args, self.rcpt_args)
+
+
+class SmtpSink:
+    """Postfix's smtp-sink on a free port, dumping every transaction into a directory."""
+
+    def __init__(self, options=(), hostname=None):
+        self.options = list(options)
+        self.hostname = hostname
+        self.dir = None
+        self.port = None
+        self.proc = None
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="haineko-sink-")
+        os.chmod(self.dir, 0o777)
+        for _ in range(5):
+            self.port = free_port()
+            cmd = [SMTP_SINK]
+            if os.geteuid() == 0:
+                cmd += ["-u", "nobody"]
+            if self.hostname:
+                cmd += ["-h", self.hostname]
+            cmd += ["-d", os.path.join(self.dir, "m."), *self.options, "127.0.0.1:%d" % self.port, "100"]
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            if wait_for(lambda: self.proc.poll() is not None or smtp_greeting_ok(self.port), 5) and \
+                    self.proc.poll() is None:
+                return self
+            self.stop()
+        raise RuntimeError("smtp-sink did not start")
+
+    def files(self):
+        return sorted(glob.glob(os.path.join(self.dir, "m.*")), key=os.path.getmtime)
+
+    def messages(self):
+        out = []
+        for path in self.files():
+            with open(path, "rb") as f:
+                out.append(SinkMessage(path, f.read()))
+        return out
+
+    def wait_messages(self, count, timeout=10):
+        wait_for(lambda: len(self.files()) >= count, timeout)
+        time.sleep(0.05)  # let the last file be closed
+        return self.messages()
+
+    def for_rcpt(self, rcpt):
+        return [m for m in self.messages() if rcpt in m.rcpts]
+
+    def wait_for_rcpt(self, rcpt, count=1, timeout=10):
+        wait_for(lambda: len(self.for_rcpt(rcpt)) >= count, timeout)
+        return self.for_rcpt(rcpt)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- aiosmtpd
+
+STALL = object()  # a rcpt_hook answer: never answer this RCPT
+
+Received = collections.namedtuple("Received", "mail_from mail_options rcpt_tos rcpt_options content tls auth_user")
+
+
+class _PeerSMTP(SMTP):
+    def __init__(self, handler, peer, **kw):
+        super().__init__(handler, **kw)
+        self._peer = peer
+        self._counted = False
+
+    def connection_made(self, transport):
+        first = not self._counted and self._original_transport is None
+        super().connection_made(transport)
+        if first:
+            self._counted = True
+            self._peer._opened()
+
+    def connection_lost(self, error):
+        if self._counted:
+            self._counted = False
+            self._peer._closed()
+        super().connection_lost(error)
+
+    def over_tls(self):
+        return self.transport is not None and self.transport.get_extra_info("ssl_object") is not None
+
+    async def smtp_AUTH(self, arg):
+        self._peer._command("AUTH", arg, self.over_tls())
+        await super().smtp_AUTH(arg)
+
+    async def smtp_RSET(self, arg):
+        self._peer._command("RSET", arg, self.over_tls())
+        await super().smtp_RSET(arg)
+
+    async def smtp_STARTTLS(self, arg):
+        self._peer._command("STARTTLS", arg, False)
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_DATA(self, arg):
+        peer = self._peer
+        if peer.drop_in_data and self.envelope.rcpt_tos and any(peer.drop_in_data(r) for r in self.envelope.rcpt_tos):
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            await self._reader.readuntil(b"\r\n")  # the first line of the message, then hang up
+            peer._command("DROPPED", ",".join(self.envelope.rcpt_tos), False)
+            self.transport.close()
+            return
+        await super().smtp_DATA(arg)
+
+
+class _Handler:
+    def __init__(self, peer):
+        self.peer = peer
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        with self.peer.lock:
+            self.peer.ehlo_names.append(hostname)
+        extra = ["250-" + x for x in self.peer.extra_ehlo]
+        return responses[:-1] + extra + responses[-1:]
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        peer = self.peer
+        with peer.lock:
+            peer.rcpt_counts[address] += 1
+            n = peer.rcpt_counts[address]
+        answer = peer.rcpt_hook(address, n) if peer.rcpt_hook else None
+        if answer is STALL:
+            with peer.lock:
+                peer.stalled.append(address)
+            await asyncio.sleep(3600)
+        if answer:
+            return answer
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        peer = self.peer
+        auth_user = None
+        if session.authenticated and session.auth_data is not None:
+            login = getattr(session.auth_data, "login", None)
+            auth_user = login.decode() if isinstance(login, bytes) else login
+        with peer.lock:
+            peer.received.append(Received(envelope.mail_from, list(envelope.mail_options), list(envelope.rcpt_tos),
+                                          list(envelope.rcpt_options), envelope.original_content,
+                                          server.over_tls(), auth_user))
+        return peer.data_reply or "250 2.0.0 Ok: queued as NEKO"
+
+
+class AioPeer:
+    """An aiosmtpd server in a thread that records envelopes, commands and connections.
+
+    tls: a server SSLContext offered by STARTTLS; implicit: a server SSLContext for the
+    whole connection (SMTPS); users: {login: password} enables AUTH (PLAIN, LOGIN);
+    auth_require_tls: AUTH only after TLS (aiosmtpd's default); extra_ehlo: more EHLO
+    keywords; rcpt_hook(address, nth) -> reply text, STALL or None; drop_in_data(rcpt) ->
+    hang up after the first line of DATA.
+    """
+
+    def __init__(self, tls=None, implicit=None, users=None, auth_require_tls=True, extra_ehlo=(),
+                 rcpt_hook=None, drop_in_data=None, data_reply=None, hostname="peer.example.net"):
+        if Controller is None:
+            raise RuntimeError("python3-aiosmtpd is not installed")
+        self.lock = threading.Lock()
+        self.tls = tls
+        self.implicit = implicit
+        self.users = users
+        self.auth_require_tls = auth_require_tls
+        self.extra_ehlo = list(extra_ehlo)
+        self.rcpt_hook = rcpt_hook
+        self.drop_in_data = drop_in_data
+        self.data_reply = data_reply
+        self.hostname = hostname
+        self.port = None
+        self.controller = None
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.received = []
+            self.commands = []      # (verb, arg, over_tls)
+            self.auth_attempts = []  # (mechanism, login, ok)
+            self.ehlo_names = []
+            self.rcpt_counts = collections.Counter()
+            self.stalled = []
+            self.current = 0
+            self.max_current = 0
+            self.total = 0
+
+    # called on the peer's loop
+    def _opened(self):
+        with self.lock:
+            self.current += 1
+            self.total += 1
+            self.max_current = max(self.max_current, self.current)
+
+    def _closed(self):
+        with self.lock:
+            self.current -= 1
+
+    def _command(self, verb, arg, over_tls):
+        with self.lock:
+            self.commands.append((verb, arg, over_tls))
+
+    def _authenticator(self, server, session, envelope, mechanism, auth_data):
+        login = auth_data.login.decode() if isinstance(auth_data.login, bytes) else auth_data.login
+        password = auth_data.password.decode() if isinstance(auth_data.password, bytes) else auth_data.password
+        ok = self.users is not None and self.users.get(login) == password
+        with self.lock:
+            self.auth_attempts.append((mechanism, login, ok))
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+    def start(self):
+        kwargs = dict(hostname="127.0.0.1", server_hostname=self.hostname, ready_timeout=10,
+                      auth_require_tls=self.auth_require_tls, decode_data=False)
+        if self.tls is not None:
+            kwargs["tls_context"] = self.tls
+        if self.implicit is not None:
+            kwargs["ssl_context"] = self.implicit
+        if self.users is not None:
+            kwargs["authenticator"] = self._authenticator
+        peer = self
+
+        class _Controller(Controller):
+            def factory(self):
+                return _PeerSMTP(self.handler, peer, **self.SMTP_kwargs)
+
+        last = None
+        for _ in range(5):
+            self.port = free_port()
+            self.controller = _Controller(_Handler(self), port=self.port, **kwargs)
+            try:
+                self.controller.start()
+            except Exception as e:  # port taken in between: try another
+                last = e
+                continue
+            # start() opens one connection of its own to make the server: forget it
+            wait_for(lambda: self.current == 0, 5)
+            self.reset()
+            return self
+        raise RuntimeError("aiosmtpd did not start: %r" % (last,))
+
+    def stop(self):
+        if self.controller is not None:
+            try:
+                self.controller.stop()
+            except Exception:
+                pass
+            self.controller = None
+
+    # ----- reading what happened -----
+    def for_rcpt(self, rcpt):
+        with self.lock:
+            return [m for m in self.received if rcpt in m.rcpt_tos]
+
+    def wait_for_rcpt(self, rcpt, count=1, timeout=10):
+        wait_for(lambda: len(self.for_rcpt(rcpt)) >= count, timeout)
+        return self.for_rcpt(rcpt)
+
+    def verbs(self, verb):
+        with self.lock:
+            return [c for c in self.commands if c[0] == verb]
+
+
+class StallListener:
+    """Accepts TCP connections and never says a word (no SMTP greeting)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = []
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.accepted.append(conn)
+            except OSError:
+                continue
+
+    def stop(self):
+        self._stop = True
+        self.thread.join(2)
+        for c in self.accepted:
+            c.close()
+        self.sock.close()
+
+
+# ----------------------------------------------------------------------------- dnsmasq
+
+def dns_query(port, name, qtype=15, timeout=1.0):
+    """One UDP query to 127.0.0.1:port; returns (rcode, ancount) or None."""
+    q = struct.pack(">HHHHHH", 0x4e4b, 0x0100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p) + b"\0" + struct.pack(">HH", qtype, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.sendto(q, ("127.0.0.1", port))
+            r = s.recv(1024)
+        except OSError:
+            return None
+    return r[3] & 15, struct.unpack(">H", r[6:8])[0]
+
+
+class Dnsmasq:
+    """dnsmasq answering for *.test from command-line records only (no upstream, no hosts)."""
+
+    def __init__(self, records):
+        self.records = list(records)
+        self.port = None
+        self.proc = None
+        self.dir = tempfile.mkdtemp(prefix="haineko-dns-")
+
+    def start(self):
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        for _ in range(5):
+            self.port = free_udp_tcp_port()
+            cmd = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--port=%d" % self.port,
+                   "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                   "--user=" + user, "--pid-file=" + os.path.join(self.dir, "pid"), "--cache-size=0",
+                   "--local=/test/", *self.records]
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=open(os.path.join(self.dir, "log"), "ab"))
+            if wait_for(lambda: self.proc.poll() is not None or dns_query(self.port, "probe.test", 1, 0.2), 5) and \
+                    self.proc.poll() is None:
+                return self
+            self.stop()
+        raise RuntimeError("dnsmasq did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
