@@ -284,7 +284,7 @@ void load_settings(Config& config, const YAML::Node& smtpd, const std::string& f
     }
     s.tls_ca_file = r.text("tls_ca_file", "");
     s.max_sessions_per_host = static_cast<int>(r.integer("max_sessions_per_host", 8, 1, 1000));
-    s.max_messages_per_session = static_cast<int>(r.integer("max_messages_per_session", 10000, 1, 1000000));
+    s.max_messages_per_session = static_cast<int>(r.integer("max_messages_per_session", 0, 0, 100000000));
     s.pool_idle_timeout = static_cast<int>(r.integer("pool_idle_timeout", 30, 1, 3600));
 }
 

@@ -88,7 +88,7 @@ struct Settings {
     std::vector<std::string> dns_servers;
     std::string tls_ca_file;
     int max_sessions_per_host = 8;
-    int max_messages_per_session = 10000;
+    int max_messages_per_session = 0;  // 0: no limit
     int pool_idle_timeout = 30;
 };
 

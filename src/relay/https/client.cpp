@@ -3,6 +3,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 namespace haineko::https {
 namespace {
@@ -92,8 +93,12 @@ asio::awaitable<std::unique_ptr<Client::Connection>> Client::connect(const Endpo
         SSL* ssl = conn->secure->native_handle();
         if (!is_ip_literal(e.host)) SSL_set_tlsext_host_name(ssl, e.host.c_str());
         if (e.verify) {
+            // OpenSSL checks the name itself, so a mismatch is reported as one.
             conn->secure->set_verify_mode(asio::ssl::verify_peer);
-            conn->secure->set_verify_callback(asio::ssl::host_name_verification(e.host));
+            if (is_ip_literal(e.host))
+                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), e.host.c_str());
+            else
+                SSL_set1_host(ssl, e.host.c_str());
         } else {
             conn->secure->set_verify_mode(asio::ssl::verify_none);
         }

@@ -1,6 +1,7 @@
 #include "relay/smtp/connection.hpp"
 
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 namespace haineko::smtp {
 namespace {
@@ -102,8 +103,12 @@ asio::awaitable<void> Connection::start_tls(const std::string& host, bool verify
     SSL* ssl = stream_.native_handle();
     if (!is_ip_literal(host)) SSL_set_tlsext_host_name(ssl, host.c_str());
     if (verify) {
+        // OpenSSL checks the name itself, so a mismatch is reported as one.
         stream_.set_verify_mode(asio::ssl::verify_peer);
-        stream_.set_verify_callback(asio::ssl::host_name_verification(host));
+        if (is_ip_literal(host))
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+        else
+            SSL_set1_host(ssl, host.c_str());
     } else {
         stream_.set_verify_mode(asio::ssl::verify_none);
     }

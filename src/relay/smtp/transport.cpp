@@ -246,7 +246,7 @@ asio::awaitable<Reply> Transport::send(const Target& target, const std::string& 
                 conn = co_await open(target, settings);
             }
             reply = co_await transaction(*conn, target, mail, rcpt, message, reset_in_pipeline);
-            if (conn->messages < settings.max_messages_per_session) {
+            if (settings.max_messages_per_session == 0 || conn->messages < settings.max_messages_per_session) {
                 pool_.release(key, conn, true, Seconds(settings.pool_idle_timeout));
             } else {
                 pool_.forfeit(key);
