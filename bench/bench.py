@@ -51,9 +51,19 @@ class Sink:
         self.log = open(os.path.join(workdir, f"sink-{self.port}.log"), "w+b")
         self.proc = subprocess.Popen([SINK, "-u", "nobody", "-c", "-m", "1024", f"127.0.0.1:{self.port}", "1024"],
                                      stdout=self.log, stderr=subprocess.STDOUT)
+        self.probes = 0
         wait_port(self.port)
+        # The readiness probe is a session too; do not count it as Haineko's.
+        deadline = time.time() + 2
+        while self._raw()[0] < 1 and time.time() < deadline:
+            time.sleep(0.02)
+        self.probes = self._raw()[0]
 
     def counters(self):
+        sess, mesg = self._raw()
+        return sess - self.probes, mesg
+
+    def _raw(self):
         self.log.flush()
         self.log.seek(0)
         text = self.log.read().decode(errors="replace")

@@ -170,10 +170,7 @@ struct Server::Impl {
             Request request = parser.release();
             stream.expires_never();  // relaying has timeouts of its own
             Response response = co_await handle_request(request, peer, cfg, *loop.mailers);
-            if (loop.stopping) {
-                response.keep_alive(false);
-                loop.mailers->close_idle();  // sessions that went back to the pool after the stop
-            }
+            if (loop.stopping) response.keep_alive(false);
             stream.expires_after(std::chrono::seconds(limits.read_timeout));
             auto [wec, wn] = co_await http::async_write(stream, response, use_tuple);
             if (wec || !response.keep_alive()) co_return;
@@ -200,7 +197,7 @@ struct Server::Impl {
         // Idle keep-alive connections close now; busy ones finish their request first.
         for (Connection* c : loop.connections)
             if (!c->busy) c->stream->socket().cancel(ec);
-        loop.mailers->close_idle();
+        loop.mailers->drain();
     }
 
     void reload() {

@@ -52,8 +52,8 @@ public:
     ~MailerSet();
     // null for an unknown name
     Mailer* find(const std::string& name);
-    // Closes idle relay connections; called when the server stops.
-    void close_idle();
+    // When the server stops: idle relay connections close now, busy ones when done.
+    void drain();
 
 private:
     boost::asio::any_io_executor executor_;

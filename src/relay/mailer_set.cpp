@@ -27,8 +27,8 @@ MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops,
 
 MailerSet::~MailerSet() = default;
 
-void MailerSet::close_idle() {
-    smtp_->pool().close_idle();
+void MailerSet::drain() {
+    smtp_->pool().drain();
     web_->close_idle();
 }
 

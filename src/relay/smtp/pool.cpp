@@ -70,7 +70,10 @@ asio::awaitable<std::shared_ptr<Connection>> Pool::acquire(const std::string& ke
             if (conn->is_open()) co_return conn;
             give_up_slot(key, e);
         }
-        if (shared_.try_reserve(key, limit)) {
+        // Each loop opens at most its share of the limit, so that no healthy session ever
+        // has to be closed to make room for another loop's.
+        const std::size_t cap = std::max<std::size_t>(1, (limit + loops_ - 1) / loops_);
+        if (e.held < cap && shared_.try_reserve(key, limit)) {
             ++e.held;
             co_return nullptr;
         }
@@ -82,7 +85,7 @@ asio::awaitable<std::shared_ptr<Connection>> Pool::acquire(const std::string& ke
         // A loop holding its fair share is served by its own sessions coming back. One
         // holding less asks the other loops too: a slot freed there wakes a waiter here
         // (and, if nobody waits here any more, the wake-up is passed on).
-        if (e.held < (limit + loops_ - 1) / loops_) {
+        if (e.held < cap) {
             shared_.wait(key, [executor = executor_, this, key, alive = std::weak_ptr<bool>(alive_)] {
                 asio::post(executor, [this, key, alive] {
                     auto live = alive.lock();
@@ -125,10 +128,11 @@ void Pool::drop_idle(const std::string& key, Connection* conn) {
 void Pool::release(const std::string& key, std::shared_ptr<Connection> conn, bool reusable, Seconds idle) {
     Entry& e = entries_[key];
     const bool local_waiter = std::any_of(e.waiters.begin(), e.waiters.end(), [](const Waiter& w) { return !w.woken; });
-    // Keep the session warm for this loop, unless other loops wait and this one holds
-    // more than its fair share: then the slot is worth more to them.
-    const std::size_t fair_share = (e.limit + loops_ - 1) / loops_;
-    const bool keep = local_waiter || e.held <= fair_share || !shared_.has_waiters(key);
+    // Keep the session warm for this loop, unless other loops wait for a slot and this
+    // one holds more than its guaranteed share (which is 0 when there are more loops than
+    // sessions): then the slot is worth more to them.
+    const std::size_t guaranteed = e.limit / loops_;
+    const bool keep = local_waiter || (!draining_ && (e.held <= guaranteed || !shared_.has_waiters(key)));
     if (reusable && conn && conn->is_open() && keep) {
         conn->close_after(idle, [this, key, raw = conn.get(), alive = std::weak_ptr<bool>(alive_)] {
             if (auto live = alive.lock(); live && *live) drop_idle(key, raw);
@@ -146,6 +150,11 @@ void Pool::forfeit(const std::string& key) {
     Entry& e = entries_[key];
     give_up_slot(key, e);
     wake_local(e);
+}
+
+void Pool::drain() {
+    draining_ = true;
+    close_idle();
 }
 
 void Pool::close_idle() {

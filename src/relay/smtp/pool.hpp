@@ -52,8 +52,9 @@ public:
     void release(const std::string& key, std::shared_ptr<Connection> conn, bool reusable, Seconds idle);
     // The caller's reserved slot or session is gone.
     void forfeit(const std::string& key);
-    // Closes every idle session (at shutdown), so that no idle deadline keeps the loop alive.
-    void close_idle();
+    // At shutdown: closes every idle session, and from now on a released session goes to
+    // a waiting request or is closed, so that no idle deadline keeps the loop alive.
+    void drain();
 
     std::size_t sessions_opened() const { return opened_; }
     void count_opened() { ++opened_; }
@@ -71,6 +72,7 @@ private:
     };
     void give_up_slot(const std::string& key, Entry& e);
     bool wake_local(Entry& e);
+    void close_idle();
     void drop_idle(const std::string& key, Connection* conn);
 
     boost::asio::any_io_executor executor_;
@@ -78,6 +80,7 @@ private:
     SharedLimit& shared_;
     std::map<std::string, Entry> entries_;
     std::size_t opened_ = 0;
+    bool draining_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for wake-ups posted from other loops
 };
 

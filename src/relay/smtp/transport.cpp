@@ -243,6 +243,7 @@ asio::awaitable<Reply> Transport::send(const Target& target, const std::string& 
         try {
             if (!conn) {
                 pool_.count_opened();
+                spdlog::debug("opening an SMTP session to {}:{} ({} opened on this loop)", target.host, target.port, pool_.sessions_opened());
                 conn = co_await open(target, settings);
             }
             reply = co_await transaction(*conn, target, mail, rcpt, message, reset_in_pipeline);
@@ -254,6 +255,7 @@ asio::awaitable<Reply> Transport::send(const Target& target, const std::string& 
             }
         } catch (const SmtpIoError& e) {
             if (conn) conn->close();
+            spdlog::debug("SMTP session to {}:{} failed at {}: {}", target.host, target.port, e.stage, e.what());
             if (reset_in_pipeline && e.stage == "RSET" && round == 0) {
                 conn.reset();  // the warm session had died: nothing was sent, go again fresh
                 continue;
