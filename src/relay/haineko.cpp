@@ -1,14 +1,12 @@
 // Haineko: POSTs the submission to another Haineko's /submit (keep-alive; TLS when the
 // route says ssl: 1), carrying X-Haineko-Loop so that loops stop, and maps the remote
 // answer for this recipient back into this recipient's reply.
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "policy/password.hpp"
 #include "relay/https/client.hpp"
 #include "relay/mailer.hpp"
+#include "relay/retry.hpp"
 
 namespace haineko {
 namespace {
@@ -80,13 +78,7 @@ public:
 
     boost::asio::awaitable<Reply> deliver(const Delivery& d) override {
         https::Endpoint endpoint{d.route.host, d.route.port, d.route.ssl, d.route.tls_verify, d.config.smtpd.tls_ca_file};
-        Reply reply;
-        for (int attempt = 0;; ++attempt) {
-            reply = co_await once(d, endpoint);
-            if (!(reply.code >= 400 && reply.code < 500) || attempt >= d.route.retry) break;
-            boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor, std::chrono::seconds(d.route.sleep));
-            co_await pause.async_wait(boost::asio::use_awaitable);
-        }
+        Reply reply = co_await with_retries(d.route, [&]() { return once(d, endpoint); });
         reply.host = d.route.host;
         reply.port = d.route.port;
         co_return reply;

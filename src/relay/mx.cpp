@@ -3,13 +3,10 @@
 // 556 5.1.10, a domain that does not exist 550 5.1.2, a resolver failure 451 4.4.3.
 // A temporary failure moves on to the next exchanger; a full round that fails
 // temporarily is tried again `retry` times, `sleep` seconds apart.
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include "core/address.hpp"
 #include "relay/dns/resolver.hpp"
 #include "relay/mailer.hpp"
+#include "relay/retry.hpp"
 #include "relay/smtp/transport.hpp"
 
 namespace haineko {
@@ -29,14 +26,7 @@ public:
     MxMailer(smtp::Transport& transport, dns::Resolver& resolver) : transport_(transport), resolver_(resolver) {}
 
     boost::asio::awaitable<Reply> deliver(const Delivery& d) override {
-        Reply reply;
-        for (int attempt = 0;; ++attempt) {
-            reply = co_await one_round(d);
-            if (!smtp::is_temporary(reply) || attempt >= d.route.retry) break;
-            boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor, std::chrono::seconds(d.route.sleep));
-            co_await pause.async_wait(boost::asio::use_awaitable);
-        }
-        co_return reply;
+        co_return co_await with_retries(d.route, [&]() { return one_round(d); });
     }
 
 private:
@@ -64,19 +54,10 @@ private:
                 continue;
             }
             any_address = true;
-            smtp::Target target;
-            target.host = exchanger.host;
+            smtp::Target target = smtp::target_for(d.route, d.config, d.credential, exchanger.host);
             target.addresses = host.addresses;
-            target.port = d.route.port;
-            target.starttls = d.route.starttls;
-            target.implicit_tls = d.route.ssl;
-            target.verify = d.route.tls_verify;
-            target.auth_plaintext = d.route.auth_plaintext;
-            target.credential = d.credential;
-            target.timeout = smtp::Seconds(d.route.timeout);
-            target.helo = d.config.smtpd.hostname;
             reply = co_await transport_.send(target, d.submission.mail, d.rcpt, d.message, d.config.smtpd);
-            if (!smtp::is_temporary(reply)) break;
+            if (!is_temporary(reply)) break;
         }
         // Only nonexistent exchangers: as for a domain that does not exist, it is final.
         co_return reply;

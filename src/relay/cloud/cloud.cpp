@@ -1,8 +1,6 @@
 #include "relay/cloud/cloud.hpp"
+#include "relay/retry.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <charconv>
@@ -76,14 +74,11 @@ public:
             reply = reply_of(530, "5.7.0", {*why});
         } else {
             const std::string target = base->path + api_->path(d, *base);
-            for (int attempt = 0;; ++attempt) {
-                auto req = api_->build(d, *base, target);
-                https::Result result = co_await client_.send(base->endpoint, std::move(req), std::chrono::seconds(d.route.timeout));
-                reply = map_answer(result, *api_);
-                if (!(reply.code >= 400 && reply.code < 500) || attempt >= d.route.retry) break;
-                boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor, std::chrono::seconds(d.route.sleep));
-                co_await pause.async_wait(boost::asio::use_awaitable);
-            }
+            reply = co_await with_retries(d.route, [&]() -> boost::asio::awaitable<Reply> {
+                https::Result result = co_await client_.send(base->endpoint, api_->build(d, *base, target),
+                                                             std::chrono::seconds(d.route.timeout));
+                co_return map_answer(result, *api_);
+            });
         }
         reply.host = base->endpoint.host;
         reply.port = base->endpoint.port;

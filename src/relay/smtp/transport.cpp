@@ -58,7 +58,19 @@ std::string pool_key(const Target& t) {
 
 }  // namespace
 
-bool is_temporary(const Reply& reply) { return reply.code == 0 || (reply.code >= 400 && reply.code < 500); }
+Target target_for(const Route& route, const Config& config, const Credential* credential, const std::string& host) {
+    Target target;
+    target.host = host;
+    target.port = route.port;
+    target.implicit_tls = route.ssl;
+    target.starttls = route.starttls;
+    target.verify = route.tls_verify;
+    target.auth_plaintext = route.auth_plaintext;
+    target.credential = credential;
+    target.timeout = Seconds(route.timeout);
+    target.helo = config.smtpd.hostname;
+    return target;
+}
 
 Transport::Transport(asio::any_io_executor executor, std::size_t loops)
     : executor_(executor), loops_(loops ? loops : 1), pool_(executor, loops_) {}

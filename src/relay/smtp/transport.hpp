@@ -56,7 +56,7 @@ private:
     std::map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_contexts_;
 };
 
-// Whether a reply should be tried again later: 4xx, or no reply at all.
-bool is_temporary(const Reply& reply);
+// The target of a route's SMTP mailer (ESMTP or MX), for host.
+Target target_for(const Route& route, const Config& config, const Credential* credential, const std::string& host);
 
 }  // namespace haineko::smtp
