@@ -207,7 +207,11 @@ asio::awaitable<Reply> Transport::transaction(Connection& conn, const Target& ta
     co_await conn.write(pieces, "DATA", data_timeout);
     RawReply done = co_await conn.read_reply("DATA", data_timeout);
     ++conn.messages;
-    co_return from_raw("DATA", done);
+    Reply reply = from_raw("DATA", done);
+    // As the original: an exchange that went through is labelled QUIT (with the relay's
+    // answer to the message); a refused one keeps the command that failed.
+    if (!reply.error()) reply.command = "QUIT";
+    co_return reply;
 }
 
 void Transport::quit_and_close(std::shared_ptr<Connection> conn) {
