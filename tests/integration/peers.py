@@ -40,6 +40,17 @@ DNSMASQ = "/usr/sbin/dnsmasq"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
 
+def stop_process(proc):
+    """Terminate a peer, killing it if it does not go within 5 s."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_for(predicate, timeout=10.0, interval=0.02):
     """Polls predicate until it is true (returns its value) or timeout (returns the last value)."""
     deadline = time.monotonic() + timeout
@@ -224,13 +235,7 @@ class SmtpSink:
         return self.for_rcpt(rcpt)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def cleanup(self):
         self.stop()
@@ -517,13 +522,7 @@ class Dnsmasq:
         raise RuntimeError("dnsmasq did not start")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def cleanup(self):
         self.stop()

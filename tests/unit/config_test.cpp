@@ -258,13 +258,17 @@ TEST(Config, RoutePortOutOfRange) {
     EXPECT_EQ(what.rfind(mt + ":2: ", 0), 0u) << what;
 }
 
+// The defaults a route falls back to (asserted, never listened on).
+constexpr int kSmtpDefault = 25;
+constexpr int kHainekoDefault = 2794;
+
 TEST(Config, Routes) {
     TempDir dir;
     dir.write("etc/mailertable",
               "default:\n"
               "  mailer: ESMTP\n"
               "  host: relay.example.net\n"
-              "  port: 587\n"
+              "  port: 10587\n"
               "  auth: relay\n"
               "Example.JP:\n"
               "  mailer: Haineko\n"
@@ -279,12 +283,12 @@ TEST(Config, Routes) {
     ASSERT_EQ(c->mailertable.size(), 4u);
     const Route& def = c->mailertable.at("default");
     EXPECT_EQ(def.host, "relay.example.net");
-    EXPECT_EQ(def.port, 587);
+    EXPECT_EQ(def.port, 10587);
     EXPECT_EQ(def.auth, "relay");
     ASSERT_EQ(c->mailertable.count("example.jp"), 1u);  // keys are lower-cased
     const Route& hk = c->mailertable.at("example.jp");
     EXPECT_EQ(hk.mailer, "Haineko");
-    EXPECT_EQ(hk.port, 2794);
+    EXPECT_EQ(hk.port, kHainekoDefault);
     const Route& file = c->mailertable.at("example.org");
     EXPECT_EQ(file.mailer, "File");
     EXPECT_EQ(file.path, "/var/spool/haineko");
@@ -292,7 +296,7 @@ TEST(Config, Routes) {
     const Route& discard = c->mailertable.at("example.net");
     EXPECT_EQ(discard.mailer, "Discard");
     EXPECT_EQ(discard.host, "127.0.0.1");
-    EXPECT_EQ(discard.port, 25);
+    EXPECT_EQ(discard.port, kSmtpDefault);
     EXPECT_EQ(discard.retry, 0);
     EXPECT_EQ(discard.sleep, 5);
     EXPECT_GE(discard.timeout, 30);

@@ -184,7 +184,7 @@ TEST(ReplyJson, NoDsnIsNull) {
 TEST(ReplyJson, RelayReplyCodeIsText) {
     Reply r = parse_smtp_reply("QUIT", {"221 2.0.0 Bye"});
     r.host = "smtp.example.net";
-    r.port = 587;
+    r.port = 10587;
     r.mailer = "ESMTP";
     r.rcpt = "a@example.jp";
     auto o = r.to_json();
@@ -192,7 +192,7 @@ TEST(ReplyJson, RelayReplyCodeIsText) {
     EXPECT_EQ(o.at("code").as_string(), "221");
     EXPECT_EQ(o.at("dsn").as_string(), "2.0.0");
     EXPECT_EQ(o.at("host").as_string(), "smtp.example.net");
-    EXPECT_EQ(o.at("port").as_int64(), 587);
+    EXPECT_EQ(o.at("port").as_int64(), 10587);
     EXPECT_EQ(o.at("mailer").as_string(), "ESMTP");
     EXPECT_EQ(o.at("error").as_int64(), 0);
     EXPECT_EQ(o.at("command").as_string(), "QUIT");
