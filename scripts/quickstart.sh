@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-bash scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DHAINEKO_TESTS=OFF
+bash scripts/build.sh build-release -DCMAKE_BUILD_TYPE=Release -DHAINEKO_TESTS=OFF
 root=${HAINEKO_LOCAL:-$PWD/haineko-local}
-[ -d "$root" ] || ./build/hainekoctl setup --dest "$root"
+[ -d "$root" ] || ./build-release/hainekoctl setup --dest "$root"
 echo "Haineko root: $root (outbox: $root/outbox)"
 export HAINEKO_ROOT="$root"
-exec ./build/hainekoctl run -o 127.0.0.1 -p 2794
+exec ./build-release/hainekoctl run -o 127.0.0.1 -p 2794

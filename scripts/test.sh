@@ -5,10 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 jobs=$(nproc)
-bash scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+bash scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHAINEKO_TESTS=ON
 (cd build && ctest --output-on-failure -j"$jobs")
 if [ "${HAINEKO_SKIP_SANITIZE:-0}" != 1 ]; then
-  bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DHAINEKO_SANITIZE=ON
+  bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DHAINEKO_SANITIZE=ON -DHAINEKO_TESTS=ON
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure -j"$jobs")
 fi
