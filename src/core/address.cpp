@@ -39,9 +39,13 @@ bool is_quoted_string(std::string_view s, bool allow_utf8) {
         unsigned char c = static_cast<unsigned char>(s[i]);
         if (c == '\\') {
             if (++i + 1 >= s.size()) return false;
+            if (s[i] == '<' || s[i] == '>') return false;
             continue;
         }
         if (c == '"') return false;
+        // Angle brackets are legal here but end the path for naive parsers: a relay
+        // would read what follows as ESMTP parameters. Refuse them.
+        if (c == '<' || c == '>') return false;
         if (c >= 0x80 && !allow_utf8) return false;
     }
     return true;

@@ -19,9 +19,34 @@ std::string header_text(const Request& r, http::field f) {
     return it == r.end() ? std::string() : std::string(it->value());
 }
 
+// Every X-Forwarded-For line, in order, as one list: a proxy appends its own line after
+// any the client sent, so reading only the first would believe the client.
 std::string forwarded_for(const Request& r) {
-    auto it = r.find("X-Forwarded-For");
-    return it == r.end() ? std::string() : std::string(it->value());
+    std::string joined;
+    auto [first, last] = r.equal_range("X-Forwarded-For");
+    for (auto it = first; it != last; ++it) {
+        if (!joined.empty()) joined += ',';
+        joined += std::string(it->value());
+    }
+    return joined;
+}
+
+// Client-supplied text in a log line: control characters escaped, so that nothing a
+// client sends can start a line of its own in the log.
+std::string loggable(std::string_view s) {
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    out.reserve(s.size());
+    for (unsigned char c : s) {
+        if (c < 0x20 || c == 0x7f) {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
 }
 
 int hex_value(char c) {
@@ -111,7 +136,8 @@ void log_submission(const Submission& s, int status, const std::vector<Reply>& r
         results += "]";
     }
     spdlog::info("queueid={} client={}:{}{} status={} from=<{}> to=<{}>{}", s.queueid, s.client.address, s.client.port,
-                 s.client.user.empty() ? "" : " user=" + s.client.user, status, s.mail, to, results);
+                 s.client.user.empty() ? "" : " user=" + loggable(s.client.user), status, loggable(s.mail),
+                 loggable(to), loggable(results));
 }
 
 boost::asio::awaitable<Response> submit(const Request& r, const Peer& peer, const Config& config, MailerSet& mailers,

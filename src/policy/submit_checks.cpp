@@ -174,6 +174,8 @@ CheckOutcome check_submission_json(const Config& config, const boost::json::valu
     if (max_size.value > 0 && static_cast<long long>(s.body.size()) > max_size.value)
         return finish(fail(400, "data", "mesg-too-big"));
     if (s.header.subject.empty()) return finish(fail(400, "data", "empty-subject"));
+    // As the original: max_workers is read only when there is more than one recipient.
+    if (s.rcpt.size() > 1 && !config.smtpd.max_workers.valid) return finish(fail(500, "conf", "not-looks-like-number"));
     return out;
 }
 

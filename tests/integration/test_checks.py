@@ -1,12 +1,13 @@
 """The checks of POST /submit, in the contract's order, with their answers; the session
 shape; aliases and relaxed JSON; endpoints; relayhosts and X-Forwarded-For."""
 
+import json
 import os
 import time
 import unittest
 import urllib.parse
 
-from harness import (HOSTNAME, HainekoTestCase, basic_auth, message, run_ctl)
+from harness import (HOSTNAME, HainekoTestCase, basic_auth, message, parse_raw_response, raw_exchange, run_ctl)
 
 
 class SubmitChecks(HainekoTestCase):
@@ -617,6 +618,19 @@ class RelayHostsTrustedProxy(HainekoTestCase):
         resp = self.server.submit(message())
         self.assertCheck(resp, 403, "AUTH", 500, "5.7.1", "Access denied")
 
+    def test_forwarded_for_split_over_lines_is_read_whole(self):
+        # A proxy appends its own X-Forwarded-For line after any the client sent; the
+        # client's line must not win just because it comes first.
+        body = json.dumps(message()).encode()
+        req = (b"POST /submit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               b"X-Forwarded-For: 198.51.100.20\r\nX-Forwarded-For: 203.0.113.9\r\nConnection: close\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        status, headers, payload = parse_raw_response(raw_exchange("127.0.0.1", self.server.port, req))
+        self.assertEqual(status, 403, payload)
+        j = json.loads(payload)
+        self.assertEqual(j["remoteaddr"], "203.0.113.9")
+        self.assertEqual(j["response"][0]["command"], "AUTH")
+
     def test_forwarded_for_chain_takes_the_last_untrusted_hop(self):
         # the client claims 198.51.100.20, but the hop the proxy saw is 203.0.113.9
         resp = self.server.submit(message(), headers={"X-Forwarded-For": "198.51.100.20, 203.0.113.9"})
@@ -630,6 +644,30 @@ class NotANumberRcpts(HainekoTestCase):
     def test_conf_not_looks_like_number(self):
         resp = self.server.submit(message())
         self.assertCheck(resp, 500, "CONF", 500, None, "does not look like number")
+
+
+class NotANumberWorkers(HainekoTestCase):
+    etc = {"haineko.cf": {"smtpd": {"hostname": HOSTNAME, "max_workers": "lots"}}}
+
+    def test_one_recipient_does_not_need_max_workers(self):
+        self.assertEqual(self.server.submit(message()).status, 200)
+
+    def test_two_recipients_answer_500(self):
+        resp = self.server.submit(message(rcpt=["a@example.jp", "b@example.jp"]))
+        self.assertCheck(resp, 500, "CONF", 500, None, "does not look like number")
+
+
+class LogLines(HainekoTestCase):
+    def test_client_text_cannot_forge_a_log_line(self):
+        forged = "queueid=FORGED client=10.0.0.1:1 status=200 from=<ceo@example.org>"
+        resp = self.server.submit(message(mail="x\n2026-01-01T00:00:00.000+00:00 haineko[1] info: " + forged))
+        self.assertEqual(resp.status, 400)
+        resp = self.server.submit(message(rcpt=["a@example.jp", "bad\r\n" + forged + "@x"]))
+        self.assertEqual(resp.status, 200)
+        time.sleep(0.2)
+        for line in self.server.stderr_text().splitlines():
+            self.assertFalse(line.startswith("2026-01-01") or line.startswith("queueid=FORGED"), line)
+        self.assertIn("\\x0a", self.server.stderr_text())
 
 
 class NotANumberSize(HainekoTestCase):

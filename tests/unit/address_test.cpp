@@ -116,3 +116,11 @@ TEST(Address, ToLower) {
     EXPECT_EQ(to_lower("MiXeD.Example.JP"), "mixed.example.jp");
     EXPECT_EQ(to_lower("\xe7\x8c\xab"), "\xe7\x8c\xab");
 }
+
+TEST(EmailAddress, QuotedLocalPartMayNotHoldAngleBrackets) {
+    // Legal in RFC 5321, but a naive relay would read what follows ">" as ESMTP parameters.
+    EXPECT_FALSE(haineko::is_email_address("\"x> NOTIFY=SUCCESS\"@example.org"));
+    EXPECT_FALSE(haineko::is_email_address("\"x\\>y\"@example.org"));
+    EXPECT_FALSE(haineko::is_email_address("\"<x\"@example.org"));
+    EXPECT_TRUE(haineko::is_email_address("\"john smith\"@example.org"));
+}

@@ -442,3 +442,13 @@ TEST(SubmitChecks, CheckSubmissionJsonDirectly) {
     EXPECT_EQ(out.http_status, 200);
     expect_failure(check_submission_json(c, boost::json::value(42), base()), 400, "http", "malformed-json");
 }
+
+TEST(SubmitChecks, MaxWorkersNotANumberAnswers500ForSeveralRecipients) {
+    Config c = test_config();
+    c.smtpd.max_workers = NumberSetting{4, false};
+    auto one = check(c, good_request());
+    EXPECT_TRUE(one.ready_to_relay());
+    auto request = good_request();
+    request["rcpt"] = boost::json::array{"a@example.jp", "b@example.jp"};
+    expect_failure(check(c, request), 500, "conf", "not-looks-like-number");
+}

@@ -18,6 +18,17 @@ void library_init() {
     std::call_once(once, [] { ares_library_init(ARES_LIB_INIT_ALL); });
 }
 
+// Caches are bounded: recipients' domains come from clients. Past this many entries the
+// expired ones go, and if that is not enough, the cache starts over.
+constexpr std::size_t kMaxCached = 10000;
+
+template <class Cache>
+void make_room(Cache& cache, Clock::time_point now) {
+    if (cache.size() < kMaxCached) return;
+    std::erase_if(cache, [now](const auto& item) { return item.second.expires <= now; });
+    if (cache.size() >= kMaxCached) cache.clear();
+}
+
 unsigned read16(const unsigned char* p) { return static_cast<unsigned>(p[0] << 8 | p[1]); }
 unsigned long read32(const unsigned char* p) {
     return static_cast<unsigned long>(p[0]) << 24 | static_cast<unsigned long>(p[1]) << 16 |
@@ -264,8 +275,10 @@ asio::awaitable<MxAnswer> Resolver::mx(const std::string& raw_domain) {
         answer.status = MxAnswer::failure;
         answer.error = std::string("DNS lookup of MX ") + domain + " failed: " + ares_strerror(pending.status);
     }
-    if (answer.status != MxAnswer::failure)
+    if (answer.status != MxAnswer::failure) {
+        make_room(impl_->mx_cache, now);
         impl_->mx_cache[domain] = {answer, now + std::chrono::seconds(std::max(ttl, 1))};
+    }
     co_return answer;
 }
 
@@ -294,6 +307,7 @@ asio::awaitable<HostAnswer> Resolver::addresses(const std::string& raw_host) {
         std::stable_partition(pending.addresses.begin(), pending.addresses.end(),
                               [](const auto& a) { return a.is_v4(); });
         answer.addresses = std::move(pending.addresses);
+        make_room(impl_->host_cache, now);
         impl_->host_cache[host] = {answer, now + std::chrono::seconds(std::max(pending.ttl, 1))};
     } else if (pending.status == ARES_ENOTFOUND || pending.status == ARES_ENODATA || pending.status == ARES_SUCCESS) {
         answer.status = HostAnswer::nxdomain;

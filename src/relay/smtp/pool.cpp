@@ -19,6 +19,17 @@ bool SharedLimit::try_reserve(const std::string& key, std::size_t limit) {
     return true;
 }
 
+bool SharedLimit::reserve_or_wait(const std::string& key, std::size_t limit, std::function<void()> wake) {
+    std::lock_guard lock(mutex_);
+    auto& n = open_[key];
+    if (n < limit) {
+        ++n;
+        return true;
+    }
+    waiters_[key].push_back(std::move(wake));
+    return false;
+}
+
 std::function<void()> SharedLimit::next_waiter(const std::string& key) {
     std::lock_guard lock(mutex_);
     auto& q = waiters_[key];
@@ -71,9 +82,19 @@ asio::awaitable<std::shared_ptr<Connection>> Pool::acquire(const std::string& ke
             give_up_slot(key, e);
         }
         // Each loop opens at most its share of the limit, so that no healthy session ever
-        // has to be closed to make room for another loop's.
+        // has to be closed to make room for another loop's. A loop below its share that
+        // finds the limit reached asks the other loops for the next freed slot: it wakes
+        // a waiter here (or, if nobody waits here any more, is passed on).
         const std::size_t cap = std::max<std::size_t>(1, (limit + loops_ - 1) / loops_);
-        if (e.held < cap && shared_.try_reserve(key, limit)) {
+        auto wake_here = [executor = executor_, this, key, alive = std::weak_ptr<bool>(alive_)] {
+            asio::post(executor, [this, key, alive] {
+                auto live = alive.lock();
+                if (!live || !*live) return;
+                if (!wake_local(entries_[key]))
+                    if (auto next = shared_.next_waiter_public(key)) next();
+            });
+        };
+        if (e.held < cap && shared_.reserve_or_wait(key, limit, wake_here)) {
             ++e.held;
             co_return nullptr;
         }
@@ -82,19 +103,6 @@ asio::awaitable<std::shared_ptr<Connection>> Pool::acquire(const std::string& ke
         asio::steady_timer timer(executor_, deadline);
         e.waiters.push_back(Waiter{&timer});
         auto it = std::prev(e.waiters.end());
-        // A loop holding its fair share is served by its own sessions coming back. One
-        // holding less asks the other loops too: a slot freed there wakes a waiter here
-        // (and, if nobody waits here any more, the wake-up is passed on).
-        if (e.held < cap) {
-            shared_.wait(key, [executor = executor_, this, key, alive = std::weak_ptr<bool>(alive_)] {
-                asio::post(executor, [this, key, alive] {
-                    auto live = alive.lock();
-                    if (!live || !*live) return;
-                    if (!wake_local(entries_[key]))
-                        if (auto next = shared_.next_waiter_public(key)) next();
-                });
-            });
-        }
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         e.waiters.erase(it);  // map nodes never move: e and it are still valid
     }

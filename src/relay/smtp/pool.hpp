@@ -21,6 +21,9 @@ namespace haineko::smtp {
 class SharedLimit {
 public:
     bool try_reserve(const std::string& key, std::size_t limit);
+    // A slot, or (under the same lock, so that no release slips in between) a place in
+    // the queue with wake to be called when a slot frees.
+    bool reserve_or_wait(const std::string& key, std::size_t limit, std::function<void()> wake);
     void release(const std::string& key);  // frees a slot and wakes one waiter, if any
     void wait(const std::string& key, std::function<void()> wake);
     bool has_waiters(const std::string& key);
