@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev
   openssl ca-certificates curl
   postfix python3-aiosmtpd swaks wrk dnsmasq
+  clang-14 libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -12,3 +12,7 @@ if [ "${HAINEKO_SKIP_SANITIZE:-0}" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure -j"$jobs")
 fi
+# Then every fuzz target for 30 s on its seed corpus (fuzz/README.md).
+if [ "${HAINEKO_SKIP_FUZZ:-0}" != 1 ]; then
+  bash scripts/fuzz.sh 30
+fi
