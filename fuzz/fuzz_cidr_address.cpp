@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         bool escaped_non_ascii = false;
         for (size_t i = 0; i + 1 < s.size(); ++i)
             escaped_non_ascii = escaped_non_ascii || (s[i] == '\\' && static_cast<unsigned char>(s[i + 1]) >= 0x80);
-        if (!escaped_non_ascii)
+        if (!(escaped_non_ascii && fuzz::skip_known_issues()))
             FUZZ_CHECK(!has_non_ascii(s), "an address with a non-ASCII byte passes is_email_address");
         FUZZ_CHECK(utf8_ok, "an ASCII address fails the UTF-8 check");
         const size_t at = s.rfind('@');
@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // KNOWN-ISSUE: a domain literal may hold '<' or '>' ("a@[<x>]") and is accepted;
         // address_in then reads the brackets as an angle-addr. Remove this skip when fixed.
         const bool literal = domain.size() >= 2 && domain.front() == '[' && domain.back() == ']';
-        if (!(literal && domain.find_first_of("<>") != std::string_view::npos)) {
+        if (!(literal && domain.find_first_of("<>") != std::string_view::npos && fuzz::skip_known_issues())) {
             FUZZ_CHECK(s.find_first_of("<>") == std::string_view::npos, "an address with < or >");
             FUZZ_CHECK(address_in(s) == s, "address_in changes a bare address");
             const std::string wrapped = "Kijitora <" + std::string(s) + ">";

@@ -33,7 +33,7 @@ void check_field(std::string_view name, const std::string& field, std::string_vi
         }
         // KNOWN-ISSUE: an angle-addr over ~900 octets behind a non-ASCII display name is
         // one unfoldable piece, so its line passes 998 octets. Remove the exception when fixed.
-        FUZZ_CHECK(line.size() <= 998 || kept.size() > 900, "field line over 998 octets");
+        FUZZ_CHECK(line.size() <= 998 || (kept.size() > 900 && fuzz::skip_known_issues()), "field line over 998 octets");
         if (!has_non_ascii(kept)) FUZZ_CHECK(!has_non_ascii(line), "non-ASCII byte outside an encoded word");
     }
 }
