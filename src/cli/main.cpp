@@ -1,12 +1,16 @@
-// hainekoctl: the one executable. Runs the server (run, start, stop, restart, status),
-// writes a working tree (setup) and password lines (pw).
+// hainekoctl: the one executable. Runs the server (run, start, stop, restart, reload,
+// status), checks a configuration (check), writes a working tree (setup) and password
+// lines (pw).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,13 +22,16 @@
 #include "core/log.hpp"
 #include "http/server.hpp"
 #include "policy/password.hpp"
+#include "relay/route_check.hpp"
+#include "runtime/runtime.hpp"
 
 namespace {
 
 using namespace haineko;
 namespace fs = std::filesystem;
 
-constexpr int kUsageError = 2;
+constexpr int kUsageError = 2;   // bad flags, a broken or missing config, a port we cannot take
+constexpr int kNotRunning = 3;   // status, reload: no server runs
 
 struct ServerFlags {
     std::string host = "127.0.0.1";
@@ -38,28 +45,44 @@ struct ServerFlags {
     std::string app;  // the original's -a (a PSGI file); accepted and ignored
 };
 
-void add_server_flags(CLI::App* cmd, ServerFlags& f) {
-    cmd->add_option("-o,--host", f.host, "address to listen on (default 127.0.0.1)");
-    cmd->add_option("-p,--port", f.port, "port to listen on (default 2794)")->check(CLI::Range(1, 65535));
+void add_config_flags(CLI::App* cmd, ServerFlags& f) {
     cmd->add_option("-C,--conf", f.conf, "haineko.cf to read (default $HAINEKO_CONF or ROOT/etc/haineko.cf)");
     cmd->add_flag("-A,--auth", f.auth, "require HTTP Basic auth (password file: $HAINEKO_AUTH or ROOT/etc/password)");
     cmd->add_flag("-d,--devel", f.devel, "development mode: GET /submit, NAME-debug tables, debug logs");
+    cmd->add_option("-p,--port", f.port, "port to listen on (default 2794)")->check(CLI::Range(1, 65535));
+}
+
+void add_server_flags(CLI::App* cmd, ServerFlags& f) {
+    cmd->add_option("-o,--host", f.host, "address to listen on (default 127.0.0.1)");
+    add_config_flags(cmd, f);
     cmd->add_option("-t,--threads", f.threads, "event loops (default: one per core)")->check(CLI::Range(0, 256));
-    cmd->add_option("--pid-file", f.pid_file, "pid file for start/stop/status (default ROOT/run/haineko.pid)");
+    cmd->add_option("--pid-file", f.pid_file, "pid file (default ROOT/run/haineko.pid)");
     cmd->add_option("--log-file", f.log_file, "log file of a started server (default ROOT/log/haineko.log)");
     cmd->add_option("-a,--app", f.app, "accepted for compatibility; ignored");
+    // restart passes the running server's arguments first and its own after them.
+    for (auto* opt : cmd->get_options()) opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
 Options server_options(const ServerFlags& f) {
     Options o = options_from_environment();
-    if (!f.conf.empty()) o.conf = f.conf;
+    if (!f.conf.empty()) {
+        o.conf = f.conf;
+        o.conf_source = "-C";
+    }
     if (f.auth && !o.auth_file) o.auth_file = std::string();
     if (f.devel) o.devel = true;
+    o.listen_port = f.port;
     return o;
 }
 
 std::string pid_file_of(const ServerFlags& f, const Options& o) {
     return f.pid_file.empty() ? o.root + "/run/haineko.pid" : f.pid_file;
+}
+
+std::string self_path() {
+    std::error_code ec;
+    auto p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("hainekoctl") : p.string();
 }
 
 int serve(const ServerFlags& f, bool background) {
@@ -71,26 +94,96 @@ int serve(const ServerFlags& f, bool background) {
         std::fprintf(stderr, "hainekoctl: %s\n", e.what());
         return kUsageError;
     }
-    const std::string pid_file = pid_file_of(f, options);
+    const std::string pid_path = pid_file_of(f, options);
+    std::optional<Daemon> daemon;
     if (background) {
-        if (pid_t pid = running_pid(pid_file)) {
-            std::fprintf(stderr, "hainekoctl: already running, pid %d (%s)\n", static_cast<int>(pid), pid_file.c_str());
+        if (pid_t pid = running_pid(pid_path)) {
+            std::fprintf(stderr, "hainekoctl: already running, pid %d (%s)\n", static_cast<int>(pid), pid_path.c_str());
             return 1;
         }
-        daemonize(pid_file, f.log_file.empty() ? options.root + "/log/haineko.log" : f.log_file);
+        daemon = Daemon::detach(f.log_file.empty() ? options.root + "/log/haineko.log" : f.log_file);
     }
+    auto fail = [&](const std::string& why, int code) {
+        spdlog::error("{}", why);
+        if (daemon) daemon->failed(why, code);
+        return code;
+    };
     configure_logging(*config);
     for (const auto& w : config->warnings) spdlog::warn("{}", w);
-    int status = 0;
+    for (const auto& p : config->problems) spdlog::warn("{}", p);
+    for (const auto& p : route_problems(*config)) spdlog::warn("{}", p);
     try {
-        Server server({f.host, static_cast<unsigned short>(f.port), f.threads}, options, config);
-        status = server.run();
+        Runtime runtime(options, config, f.threads);
+        HttpServer http(runtime);
+        const unsigned short port = http.listen(f.host, static_cast<unsigned short>(f.port));
+        pid_t holder = 0;
+        std::optional<PidFile> pid_file;
+        try {
+            pid_file = PidFile::acquire(pid_path, holder);
+        } catch (const std::exception& e) {
+            if (background) return fail(e.what(), 1);
+            spdlog::warn("{}; running without one (status and stop will not find this server)", e.what());
+        }
+        if (!pid_file && holder != 0) {
+            if (background) return fail("already running, pid " + std::to_string(holder) + " (" + pid_path + ")", 1);
+            spdlog::warn("the pid file {} is held by another server (pid {}); this one writes none", pid_path, holder);
+        }
+        spdlog::info("Haineko {} listening on {}:{} with {} event loop(s); root {}; config {}; node {}", HAINEKO_VERSION,
+                     f.host, port, runtime.loops().size(), options.root, config_source_text(*config), config->node_id);
+        return runtime.run([&] {
+            if (daemon) daemon->ready(::getpid());
+        });
+    } catch (const ListenError& e) {
+        return fail(e.what(), kUsageError);
     } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());
-        status = 1;
+        return fail(e.what(), 1);
     }
-    if (background) std::remove(pid_file.c_str());
-    return status;
+}
+
+// Every problem a configuration has, as `postfix check` does: 0 when none, else 2.
+// Warnings (a world-readable authinfo, a host name without a dot) do not fail it.
+int check(const ServerFlags& f) {
+    Options options = server_options(f);
+    std::shared_ptr<const Config> config;
+    try {
+        config = load_config(options);
+    } catch (const ConfigError& e) {
+        std::printf("error: %s\n", e.what());
+        return kUsageError;
+    }
+    std::vector<std::string> errors = config->problems;
+    for (auto& p : route_problems(*config)) errors.push_back(std::move(p));
+    for (const auto& e : errors) std::printf("error: %s\n", e.c_str());
+    for (const auto& w : config->warnings) std::printf("warning: %s\n", w.c_str());
+    std::printf("%s: %zu error(s), %zu warning(s)\n", config_source_text(*config).c_str(), errors.size(),
+                config->warnings.size());
+    return errors.empty() ? 0 : kUsageError;
+}
+
+int restart(const ServerFlags& f, const std::vector<std::string>& own_args) {
+    Options o = server_options(f);
+    const std::string pid_path = pid_file_of(f, o);
+    std::vector<std::string> args;
+    if (pid_t pid = running_pid(pid_path)) {
+        // Keep what the server was started with; options given to restart win.
+        args = server_arguments(pid);
+        for (const auto& [name, value] : server_environment(pid))
+            if (!std::getenv(name.c_str())) ::setenv(name.c_str(), value.c_str(), 1);
+        if (!stop_process(pid_path, 35)) {
+            std::fprintf(stderr, "hainekoctl: the running server (pid %d) did not stop\n", static_cast<int>(pid));
+            return 1;
+        }
+    }
+    args.insert(args.end(), own_args.begin(), own_args.end());
+    std::vector<std::string> argv{"hainekoctl", "start"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    const std::string self = self_path();
+    ::execv(self.c_str(), raw.data());
+    std::fprintf(stderr, "hainekoctl: cannot run %s: %s\n", self.c_str(), std::strerror(errno));
+    return 1;
 }
 
 int setup(const std::string& dest, bool force) {
@@ -111,8 +204,9 @@ int setup(const std::string& dest, bool force) {
         std::printf("wrote    %s\n", path.c_str());
     }
     for (const char* dir : {"outbox", "run", "log"}) fs::create_directories(fs::path(dest) / dir);
-    std::printf("Haineko working tree ready in %s\nStart it with: HAINEKO_ROOT=%s hainekoctl run\n", dest.c_str(),
-                dest.c_str());
+    const std::string root = fs::absolute(dest).lexically_normal().string();
+    std::printf("Haineko working tree ready in %s\nStart it with: HAINEKO_ROOT=%s %s run\n", root.c_str(), root.c_str(),
+                self_path().c_str());
     return 0;
 }
 
@@ -156,22 +250,47 @@ int password_line(const std::string& user, std::optional<std::string> password, 
     return 0;
 }
 
+// help: every command with its options, or one command's.
+int help(CLI::App& app, const std::string& topic) {
+    if (!topic.empty()) {
+        for (auto* sub : app.get_subcommands({}))
+            if (sub->get_name() == topic) {
+                std::cout << sub->help();
+                return 0;
+            }
+        std::fprintf(stderr, "hainekoctl: help: no command %s (see hainekoctl help)\n", topic.c_str());
+        return kUsageError;
+    }
+    std::cout << app.get_description() << "\n\nUsage: hainekoctl COMMAND [OPTIONS]\n";
+    for (auto* sub : app.get_subcommands({})) {
+        std::cout << "\n" << sub->help(sub->get_name());
+    }
+    std::cout << "\nEnvironment: HAINEKO_ROOT (the root; default the working directory), HAINEKO_CONF, HAINEKO_AUTH,\n"
+                 "HAINEKO_DEBUG. Exit status: 0 ok, 1 failed, 2 bad usage or configuration, 3 not running.\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"hainekoctl: Haineko, an HTTP API into ESMTP"};
     app.require_subcommand(0, 1);
-    ServerFlags run_flags, start_flags, restart_flags, stop_flags, status_flags;
+    app.set_help_flag("-h,--help", "show the help");
+    ServerFlags run_flags, start_flags, restart_flags, stop_flags, status_flags, reload_flags, check_flags;
     auto* run = app.add_subcommand("run", "run the server in the foreground (tests, systemd, containers)");
     add_server_flags(run, run_flags);
     auto* start = app.add_subcommand("start", "start the server in the background with a pid file");
     add_server_flags(start, start_flags);
-    auto* restart = app.add_subcommand("restart", "stop, then start in the background");
-    add_server_flags(restart, restart_flags);
-    auto* stop = app.add_subcommand("stop", "stop the background server");
+    auto* restart_cmd = app.add_subcommand("restart", "stop the server, then start it again with the options it had");
+    add_server_flags(restart_cmd, restart_flags);
+    auto* stop = app.add_subcommand("stop", "stop the background server (SIGTERM; it finishes requests in flight)");
     stop->add_option("--pid-file", stop_flags.pid_file, "pid file (default ROOT/run/haineko.pid)");
-    auto* status = app.add_subcommand("status", "tell whether the background server runs");
+    auto* reload = app.add_subcommand("reload", "reload every configuration file (SIGHUP to the running server)");
+    reload->add_option("--pid-file", reload_flags.pid_file, "pid file (default ROOT/run/haineko.pid)");
+    auto* status = app.add_subcommand("status", "tell whether the server runs (exit 0) or not (exit 3)");
     status->add_option("--pid-file", status_flags.pid_file, "pid file (default ROOT/run/haineko.pid)");
+    auto* check_cmd = app.add_subcommand("check", "check the configuration and print every problem (exit 2 if any)");
+    add_config_flags(check_cmd, check_flags);
     std::string dest;
     bool force = false;
     auto* setup_cmd = app.add_subcommand("setup", "write a working tree: etc/ with commented config files");
@@ -184,7 +303,9 @@ int main(int argc, char** argv) {
     pw->add_option("-p,--password", pw_password, "password (asked twice when absent)");
     pw->add_option("-s,--scheme", pw_scheme, "SSHA, SSHA256 or SSHA512 (default)")
         ->check(CLI::IsMember({"SSHA", "SSHA256", "SSHA512"}));
-    auto* help = app.add_subcommand("help", "show this help");
+    std::string help_topic;
+    auto* help_cmd = app.add_subcommand("help", "show this help, or one command's: hainekoctl help COMMAND");
+    help_cmd->add_option("command", help_topic, "a command");
 
     try {
         app.parse(argc, argv);
@@ -199,39 +320,42 @@ int main(int argc, char** argv) {
     try {
         if (*run) return serve(run_flags, false);
         if (*start) return serve(start_flags, true);
-        if (*restart) {
-            Options o = server_options(restart_flags);
-            if (!stop_process(pid_file_of(restart_flags, o), 35)) {
-                std::fprintf(stderr, "hainekoctl: the running server did not stop\n");
-                return 1;
-            }
-            return serve(restart_flags, true);
+        if (*restart_cmd) {
+            std::vector<std::string> own;
+            for (int i = 1; i < argc; ++i)
+                if (std::string(argv[i]) == "restart") {
+                    own.assign(argv + i + 1, argv + argc);
+                    break;
+                }
+            return restart(restart_flags, own);
         }
-        if (*stop) {
-            std::string pid_file = pid_file_of(stop_flags, options_from_environment());
-            if (!running_pid(pid_file)) {
-                std::printf("Haineko is not running\n");
+        if (*stop || *status || *reload) {
+            const ServerFlags& f = *stop ? stop_flags : *status ? status_flags : reload_flags;
+            const std::string pid_file = pid_file_of(f, options_from_environment());
+            pid_t pid = running_pid(pid_file);
+            if (*status) {
+                if (pid) std::printf("Haineko is running, pid %d\n", static_cast<int>(pid));
+                else std::printf("Haineko is not running (no server holds %s)\n", pid_file.c_str());
+                return pid ? 0 : kNotRunning;
+            }
+            if (!pid) {
+                std::printf("Haineko is not running (no server holds %s)\n", pid_file.c_str());
+                return *stop ? 0 : kNotRunning;
+            }
+            if (*reload) {
+                ::kill(pid, SIGHUP);
+                std::printf("Haineko (pid %d) is reloading its configuration; its log says how it went\n",
+                            static_cast<int>(pid));
                 return 0;
             }
             bool stopped = stop_process(pid_file, 35);
             std::printf(stopped ? "Haineko stopped\n" : "Haineko did not stop in time\n");
             return stopped ? 0 : 1;
         }
-        if (*status) {
-            std::string pid_file = pid_file_of(status_flags, options_from_environment());
-            if (pid_t pid = running_pid(pid_file)) {
-                std::printf("Haineko is running, pid %d\n", static_cast<int>(pid));
-                return 0;
-            }
-            std::printf("Haineko is not running\n");
-            return 3;
-        }
+        if (*check_cmd) return check(check_flags);
         if (*setup_cmd) return setup(dest, force);
         if (*pw) return password_line(pw_user, pw_password, pw_scheme);
-        (void)help;
-        // app.help() would describe the selected subcommand ("help" itself): show them all.
-        std::cout << app.get_formatter()->make_help(&app, "", CLI::AppFormatMode::Normal);
-        return 0;
+        return help(app, help_topic);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "hainekoctl: %s\n", e.what());
         return 1;

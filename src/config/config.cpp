@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "config/yaml_file.hpp"
@@ -119,6 +121,7 @@ Route parse_route(const std::string& file, const std::string& key, const YAML::N
     Reader r(file, node);
     Route route;
     route.key = key;
+    route.origin = where(file, node);
     route.mailer = r.text("mailer", "ESMTP");
     if (!route.mailer.empty() && route.mailer[0] == '/') {
         route.path = route.mailer;
@@ -151,7 +154,7 @@ std::map<std::string, Route> load_routes(const std::string& path, const Options&
     table.path = path;
     table.data = yaml_to_json(*doc);
     for (const auto& kv : *doc) {
-        std::string key = kv.first.as<std::string>();
+        std::string key = kv.first.Scalar();
         std::string lookup = key == "default" ? key : to_lower(key);
         routes.emplace(lookup, parse_route(path, key, kv.second, options));
     }
@@ -165,13 +168,13 @@ void load_authinfo(Config& config, const std::string& path, TableFile& table) {
     table.path = path;
     boost::json::object masked;
     for (const auto& kv : *doc) {
-        std::string key = kv.first.as<std::string>();
+        std::string key = kv.first.Scalar();
         if (!kv.second.IsMap()) throw ConfigError(path, line_of(kv.second), "entry '" + key + "' must be a mapping");
         Reader r(path, kv.second);
         Credential c{r.text("username", ""), r.text("password", "")};
         boost::json::object shown;
         for (const auto& field : kv.second) {
-            std::string name = field.first.as<std::string>();
+            std::string name = field.first.Scalar();
             if (name == "username")
                 shown[name] = c.username.empty() ? std::string() : c.username.substr(0, 1) + "*******";
             else
@@ -240,12 +243,57 @@ void load_passwords(Config& config, const std::string& path, TableFile& table) {
     table.path = path;
     boost::json::object masked;
     for (const auto& kv : *doc) {
-        std::string user = kv.first.as<std::string>();
+        std::string user = kv.first.Scalar();
         if (!kv.second.IsScalar()) throw ConfigError(path, line_of(kv.second), "the password of '" + user + "' must be a string");
         config.passwords[user] = kv.second.Scalar();
         masked[user] = "********";
     }
     table.data = std::move(masked);
+}
+
+// "IP", "IP:PORT", "IPv6" or "[IPv6]:PORT", as c-ares takes them; anything else is an
+// error that names the entry's line, since a resolver we cannot use is no resolver.
+bool is_dns_server(const std::string& text) {
+    std::string ip = text, port;
+    if (!ip.empty() && ip.front() == '[') {
+        auto close = ip.find(']');
+        if (close == std::string::npos) return false;
+        if (close + 1 < ip.size()) {
+            if (ip[close + 1] != ':') return false;
+            port = ip.substr(close + 2);
+            if (port.empty()) return false;
+        }
+        ip = ip.substr(1, close - 1);
+        if (!parse_ip(ip) || !parse_ip(ip)->is_v6()) return false;
+    } else if (std::count(ip.begin(), ip.end(), ':') == 1) {
+        port = ip.substr(ip.find(':') + 1);
+        ip = ip.substr(0, ip.find(':'));
+        if (port.empty()) return false;
+    }
+    if (!parse_ip(ip)) return false;
+    if (port.empty()) return true;
+    int value = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    return ec == std::errc{} && p == port.data() + port.size() && value >= 1 && value <= 65535;
+}
+
+std::vector<std::string> dns_servers(const Reader& r) {
+    std::vector<std::string> out;
+    if (!r.has("dns_servers")) return out;
+    YAML::Node list = r.node("dns_servers");
+    std::vector<YAML::Node> entries;
+    if (list.IsScalar())
+        entries.push_back(list);
+    else if (list.IsSequence())
+        for (const auto& item : list) entries.push_back(item);
+    else
+        r.fail(list, "dns_servers must be a list of IP[:PORT]");
+    for (const auto& item : entries) {
+        if (!item.IsScalar() || !is_dns_server(item.Scalar()))
+            r.fail(item, "dns_servers: not an IP address or IP:PORT: " + (item.IsScalar() ? item.Scalar() : "(a list or mapping)"));
+        out.push_back(item.Scalar());
+    }
+    return out;
 }
 
 void load_settings(Config& config, const YAML::Node& smtpd, const std::string& file) {
@@ -255,8 +303,10 @@ void load_settings(Config& config, const YAML::Node& smtpd, const std::string& f
     s.max_message_size = r.number("max_message_size", 4194304);
     s.max_rcpts_per_message = r.number("max_rcpts_per_message", 4);
     s.max_workers = r.number("max_workers", 4);
-    for (auto* n : {&s.max_message_size, &s.max_rcpts_per_message, &s.max_workers})
-        if (!n->valid) config.warnings.push_back(file + ": a numeric setting does not look like a number; /submit will answer 500");
+    for (const char* key : {"max_message_size", "max_rcpts_per_message", "max_workers"})
+        if (!r.number(key, 0).valid)
+            config.problems.push_back(where(file, r.node(key)) + ": " + key +
+                                      " does not look like a number; /submit will answer 500 until it does");
     if (r.has("syslog")) {
         auto sys = r.node("syslog");
         if (!sys.IsMap()) r.fail(sys, "syslog must be a mapping");
@@ -274,14 +324,8 @@ void load_settings(Config& config, const YAML::Node& smtpd, const std::string& f
     s.max_header_size = static_cast<std::size_t>(r.integer("max_header_size", 16384, 1024, 1 << 20));
     s.read_timeout = static_cast<int>(r.integer("read_timeout", 30, 1, 3600));
     s.idle_timeout = static_cast<int>(r.integer("idle_timeout", 30, 1, 3600));
-    s.dns_servers = r.strings("dns_servers");
-    for (const auto& server : s.dns_servers) {
-        // "IP", "IP:PORT" or "[IPv6]:PORT", as c-ares takes them
-        std::string ip = server;
-        if (!ip.empty() && ip.front() == '[') ip = ip.substr(1, ip.find(']') - 1);
-        else if (std::count(ip.begin(), ip.end(), ':') == 1) ip = ip.substr(0, ip.find(':'));
-        if (!parse_ip(ip)) r.fail(r.node("dns_servers"), "not an IP address or IP:PORT: " + server);
-    }
+    s.max_connections = static_cast<std::size_t>(r.integer("max_connections", 0, 0, 1 << 20));
+    s.dns_servers = dns_servers(r);
     s.tls_ca_file = r.text("tls_ca_file", "");
     s.max_sessions_per_host = static_cast<int>(r.integer("max_sessions_per_host", 8, 1, 1000));
     s.max_messages_per_session = static_cast<int>(r.integer("max_messages_per_session", 0, 0, 100000000));
@@ -317,6 +361,7 @@ boost::json::value effective_conf(const Config& c, const std::map<std::string, s
     smtpd["max_header_size"] = c.smtpd.max_header_size;
     smtpd["read_timeout"] = c.smtpd.read_timeout;
     smtpd["idle_timeout"] = c.smtpd.idle_timeout;
+    smtpd["max_connections"] = c.smtpd.max_connections;
     smtpd["system"] = "Haineko";
     smtpd["version"] = HAINEKO_VERSION;
     return {{"smtpd", std::move(smtpd)}};
@@ -344,26 +389,98 @@ std::string system_hostname() {
 Options options_from_environment() {
     Options o;
     const char* root = std::getenv("HAINEKO_ROOT");
-    o.root = root && *root ? root : fs::current_path().string();
-    if (const char* conf = std::getenv("HAINEKO_CONF"); conf && *conf) o.conf = conf;
+    if (root && *root) {
+        o.root = root;
+        o.root_source = "HAINEKO_ROOT";
+    } else {
+        o.root = fs::current_path().string();
+    }
+    if (const char* conf = std::getenv("HAINEKO_CONF"); conf && *conf) {
+        o.conf = conf;
+        o.conf_source = "HAINEKO_CONF";
+    }
     if (const char* auth = std::getenv("HAINEKO_AUTH"); auth && *auth) o.auth_file = auth;
     if (const char* debug = std::getenv("HAINEKO_DEBUG"); debug && *debug && std::string(debug) != "0") o.devel = true;
     return o;
 }
 
+namespace {
+
+std::string named(const std::string& source, const std::string& path) {
+    if (source.empty()) return path;
+    return source == "-C" ? "-C " + path : source + "=" + path;
+}
+
+// A root or a config file that someone named must be there: running on built-in
+// defaults instead would look like success while ignoring every setting. Only a root
+// with no etc/ directory at all means "no configuration".
+// Returns the haineko.cf to read, or "" for built-in defaults.
+std::string config_file_to_read(const Options& options) {
+    std::error_code ec;
+    if (!fs::exists(options.root, ec))
+        throw ConfigError(named(options.root_source, options.root), 0, "no such directory");
+    if (!fs::is_directory(options.root, ec))
+        throw ConfigError(named(options.root_source, options.root), 0, "not a directory");
+    std::string path = options.conf.empty() ? options.root + "/etc/haineko.cf" : options.conf;
+    const std::string shown = named(options.conf_source, path);
+    if (options.conf.empty() && !fs::exists(options.root + "/etc", ec)) return {};
+    if (!fs::exists(path, ec)) {
+        if (!options.conf.empty()) throw ConfigError(shown, 0, "no such file");
+        throw ConfigError(shown, 0,
+                          "no such file, but " + options.root + "/etc exists (hainekoctl setup --dest " + options.root +
+                              " writes one; a root without etc/ runs on built-in defaults)");
+    }
+    if (fs::is_directory(path, ec)) throw ConfigError(shown, 0, "is a directory, not a file");
+    if (::access(path.c_str(), R_OK) != 0)
+        throw ConfigError(shown, 0, std::string("cannot be read: ") + std::strerror(errno));
+    return path;
+}
+
+// Host names without a dot are refused in EHLO by many relays (and by Haineko itself).
+std::string helo_name_for(const std::string& hostname) {
+    if (hostname.find('.') != std::string::npos || hostname.empty()) return hostname;
+    return hostname + ".localdomain";
+}
+
+std::string node_id_for(const Config& config, const YAML::Node& doc, const std::string& file) {
+    if (doc.IsMap() && doc["node_id"] && !doc["node_id"].IsNull()) {
+        YAML::Node n = doc["node_id"];
+        if (!n.IsScalar() || n.Scalar().empty()) throw ConfigError(file, line_of(n), "node_id must be a non-empty string");
+        for (unsigned char c : n.Scalar())
+            if (c <= 0x20 || c == ',' || c >= 0x7f)
+                throw ConfigError(file, line_of(n), "node_id may hold no spaces, commas or non-ASCII characters");
+        return n.Scalar();
+    }
+    if (config.options.listen_port == 0) return config.smtpd.hostname;
+    return config.smtpd.hostname + ":" + std::to_string(config.options.listen_port);
+}
+
+}  // namespace
+
+std::string config_source_text(const Config& config) {
+    if (!config.conf_path.empty()) return config.conf_path;
+    return "none (" + config.options.root + "/etc does not exist: built-in defaults)";
+}
+
 std::shared_ptr<const Config> load_config(const Options& options) {
     auto config = std::make_shared<Config>();
     config->options = options;
-    std::string conf_path = options.conf.empty() ? options.root + "/etc/haineko.cf" : options.conf;
-    YAML::Node smtpd;
-    if (auto doc = load_map(conf_path)) {
-        config->conf_path = conf_path;
+    std::string conf_path = config_file_to_read(options);
+    YAML::Node smtpd, top;
+    if (!conf_path.empty()) config->conf_path = conf_path;
+    if (auto doc = conf_path.empty() ? std::nullopt : load_map(conf_path)) {
+        top = *doc;
         smtpd = (*doc)["smtpd"];
         if (smtpd && !smtpd.IsNull() && !smtpd.IsMap())
             throw ConfigError(conf_path, line_of(smtpd), "smtpd must be a mapping");
         if (smtpd.IsMap()) load_settings(*config, smtpd, conf_path);
     }
     if (config->smtpd.hostname.empty()) config->smtpd.hostname = system_hostname();
+    config->smtpd.helo_name = helo_name_for(config->smtpd.hostname);
+    if (config->smtpd.helo_name != config->smtpd.hostname)
+        config->warnings.push_back("hostname '" + config->smtpd.hostname + "' is not a full domain name; EHLO says '" +
+                                   config->smtpd.helo_name + "' (set smtpd.hostname in haineko.cf)");
+    config->node_id = node_id_for(*config, top, conf_path);
 
     std::map<std::string, std::string> paths{
         {"mailertable", resolve_table(options, table_name(smtpd, "mailer", "rcpt", "mailertable", conf_path))},

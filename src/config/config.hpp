@@ -18,9 +18,12 @@ namespace haineko {
 // Where to find the files, from the command line and the environment.
 struct Options {
     std::string root;                      // $HAINEKO_ROOT or the working directory
+    std::string root_source;               // "HAINEKO_ROOT" when named there, else ""
     std::string conf;                      // -C / $HAINEKO_CONF; empty: ROOT/etc/haineko.cf
+    std::string conf_source;               // "-C" or "HAINEKO_CONF" when named there, else ""
     std::optional<std::string> auth_file;  // -A / $HAINEKO_AUTH: Basic auth on with this file
     bool devel = false;                    // -d / $HAINEKO_DEBUG
+    int listen_port = 0;                   // the HTTP port, for the default node id
 };
 
 // A numeric setting keeps what was written, so that a non-number can be answered with
@@ -32,6 +35,7 @@ struct NumberSetting {
 
 struct Route {
     std::string key = "(built-in default)";  // the table entry it came from
+    std::string origin;                      // "FILE:LINE" of that entry, for messages
     std::string mailer = "ESMTP";
     std::string host = "127.0.0.1";
     int port = 25;
@@ -72,6 +76,9 @@ struct TableFile {
 
 struct Settings {
     std::string hostname;
+    // What we say in EHLO: the hostname when it is a full domain name, else the hostname
+    // with ".localdomain" (as Postfix does), since relays refuse an EHLO without a dot.
+    std::string helo_name;
     NumberSetting max_message_size{4194304};
     NumberSetting max_rcpts_per_message{4};
     NumberSetting max_workers{4};
@@ -84,6 +91,7 @@ struct Settings {
     std::size_t max_header_size = 16 * 1024;
     int read_timeout = 30;  // seconds to read one whole request
     int idle_timeout = 30;  // seconds a keep-alive connection may wait for the next one
+    std::size_t max_connections = 0;  // HTTP connections served at once; 0: most of the descriptor limit
     // SMTP relay settings (our additions)
     std::vector<std::string> dns_servers;
     std::string tls_ca_file;
@@ -95,6 +103,9 @@ struct Settings {
 struct Config {
     Options options;
     std::string conf_path;  // the haineko.cf read, empty when built-in defaults
+    // This server's name in X-Haineko-Loop: the top-level node_id key, else hostname:port,
+    // so that two servers on one host do not take each other for a loop.
+    std::string node_id;
     Settings smtpd;
     boost::json::value conf_data;  // haineko.cf as read (or the defaults), for /conf
     std::map<std::string, Route> mailertable;
@@ -106,11 +117,16 @@ struct Config {
     std::map<std::string, std::string> passwords;  // user -> stored hash
     std::vector<TableFile> tables;                 // for /conf, in a fixed order
     std::vector<std::string> warnings;             // said once at load time
+    // Settings that load but cannot work (a number that is not one): logged at load,
+    // errors for `hainekoctl check`.
+    std::vector<std::string> problems;
 
     std::size_t request_body_limit() const;
 };
 
-// Reads everything. Throws ConfigError ("file:line: problem") for a broken file.
+// Reads everything. Throws ConfigError ("file:line: problem") for a broken file, and for
+// a root or a config file that was named but is not there: only a root with no etc/ at
+// all runs on built-in defaults.
 std::shared_ptr<const Config> load_config(const Options& options);
 
 // Options from the environment: HAINEKO_ROOT, HAINEKO_CONF, HAINEKO_AUTH, HAINEKO_DEBUG.
@@ -118,6 +134,10 @@ Options options_from_environment();
 
 // The host's name, as the default EHLO and Message-Id domain.
 std::string system_hostname();
+
+// Where the configuration came from, for the startup line: the haineko.cf read, or why
+// there is none.
+std::string config_source_text(const Config& config);
 
 // Holds the current snapshot; reload swaps it atomically.
 class ConfigHolder {

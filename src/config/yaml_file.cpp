@@ -1,6 +1,7 @@
 #include "config/yaml_file.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,93 @@ ConfigError::ConfigError(const std::string& file, int line, const std::string& p
 
 int line_of(const YAML::Node& node) { return node.Mark().line >= 0 ? node.Mark().line + 1 : 0; }
 
+std::string where(const std::string& file, const YAML::Node& node) {
+    int line = line_of(node);
+    return line > 0 ? file + ":" + std::to_string(line) : file;
+}
+
+namespace {
+
+// yaml-cpp ends a quoted scalar at the end of the text without complaint, so
+// "mailer: 'File" followed by more lines silently swallows them into the value.
+// The closing quote is looked for here, from the opening quote the node's mark points at.
+bool quote_is_closed(const std::string& text, std::size_t open) {
+    const char quote = text[open];
+    for (std::size_t i = open + 1; i < text.size(); ++i) {
+        if (quote == '"' && text[i] == '\\') {
+            ++i;  // an escaped character, whatever it is
+        } else if (text[i] == quote) {
+            if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+                ++i;  // '' is an escaped single quote
+                continue;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+// Walks the document as a reader would see it, aliases expanded, and stops at the first
+// thing wrong with it.
+class DocumentCheck {
+public:
+    DocumentCheck(const std::string& name, const std::string& text) : name_(name), text_(text) {}
+
+    void walk(const YAML::Node& node, int depth) {
+        if (++nodes_ > kMaxConfigNodes)
+            throw ConfigError(name_, line_of(node),
+                              "the document expands to more than " + std::to_string(kMaxConfigNodes) +
+                                  " values (anchors and aliases nested too deep?)");
+        if (depth > kMaxConfigDepth)
+            throw ConfigError(name_, line_of(node), "nesting is deeper than " + std::to_string(kMaxConfigDepth) + " levels");
+        switch (node.Type()) {
+            case YAML::NodeType::Scalar:
+                check_scalar(node);
+                break;
+            case YAML::NodeType::Sequence:
+                for (const auto& item : node) walk(item, depth + 1);
+                break;
+            case YAML::NodeType::Map:
+                for (const auto& kv : node) {
+                    if (!kv.first.IsScalar())
+                        throw ConfigError(name_, line_of(kv.first), "a key must be a plain value, not a list or a mapping");
+                    walk(kv.first, depth + 1);
+                    walk(kv.second, depth + 1);
+                }
+                break;
+            default:
+                break;
+        }
+    }
+
+private:
+    void check_scalar(const YAML::Node& node) {
+        const int pos = node.Mark().pos;
+        if (pos < 0 || static_cast<std::size_t>(pos) >= text_.size()) return;
+        const char c = text_[static_cast<std::size_t>(pos)];
+        if ((c == '\'' || c == '"') && node.Tag() == "!" && !quote_is_closed(text_, static_cast<std::size_t>(pos)))
+            throw ConfigError(name_, line_of(node), std::string("unclosed quote: the value starting with ") + c +
+                                                        " has no closing " + c);
+    }
+
+    const std::string& name_;
+    const std::string& text_;
+    std::size_t nodes_ = 0;
+};
+
+}  // namespace
+
+std::optional<YAML::Node> load_yaml_text(const std::string& text, const std::string& name) {
+    try {
+        YAML::Node doc = YAML::Load(text);
+        if (doc.IsNull()) return std::nullopt;
+        DocumentCheck(name, text).walk(doc, 0);
+        return doc;
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(name, e.mark.line >= 0 ? e.mark.line + 1 : 0, e.msg);
+    }
+}
+
 std::optional<YAML::Node> load_yaml_file(const std::string& path) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
@@ -22,13 +110,7 @@ std::optional<YAML::Node> load_yaml_file(const std::string& path) {
     if (!in) return std::nullopt;
     std::stringstream buffer;
     buffer << in.rdbuf();
-    try {
-        YAML::Node doc = YAML::Load(buffer.str());
-        if (doc.IsNull()) return std::nullopt;
-        return doc;
-    } catch (const YAML::Exception& e) {
-        throw ConfigError(path, e.mark.line >= 0 ? e.mark.line + 1 : 0, e.msg);
-    }
+    return load_yaml_text(buffer.str(), path);
 }
 
 namespace {
@@ -40,26 +122,26 @@ boost::json::value plain_scalar(const std::string& s) {
     std::int64_t i = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
     if (ec == std::errc{} && p == s.data() + s.size()) return i;
+    // from_chars also reads "nan" and "inf", which JSON cannot hold: those stay text.
     double d = 0;
     auto [p2, ec2] = std::from_chars(s.data(), s.data() + s.size(), d);
-    if (ec2 == std::errc{} && p2 == s.data() + s.size()) return d;
+    if (ec2 == std::errc{} && p2 == s.data() + s.size() && std::isfinite(d)) return d;
     return boost::json::string(s);
 }
 
-boost::json::value convert(const YAML::Node& node, int depth) {
-    if (depth > 64) throw ConfigError("", line_of(node), "nesting is deeper than 64 levels");
+boost::json::value convert(const YAML::Node& node) {
     switch (node.Type()) {
         case YAML::NodeType::Scalar:
             if (node.Tag() == "!") return boost::json::string(node.Scalar());
             return plain_scalar(node.Scalar());
         case YAML::NodeType::Sequence: {
             boost::json::array a;
-            for (const auto& item : node) a.push_back(convert(item, depth + 1));
+            for (const auto& item : node) a.push_back(convert(item));
             return a;
         }
         case YAML::NodeType::Map: {
             boost::json::object o;
-            for (const auto& kv : node) o[kv.first.as<std::string>()] = convert(kv.second, depth + 1);
+            for (const auto& kv : node) o[kv.first.Scalar()] = convert(kv.second);
             return o;
         }
         default:
@@ -69,6 +151,6 @@ boost::json::value convert(const YAML::Node& node, int depth) {
 
 }  // namespace
 
-boost::json::value yaml_to_json(const YAML::Node& node) { return convert(node, 0); }
+boost::json::value yaml_to_json(const YAML::Node& node) { return convert(node); }
 
 }  // namespace haineko

@@ -38,8 +38,12 @@ bool is_quoted_string(std::string_view s, bool allow_utf8) {
     for (size_t i = 1; i + 1 < s.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(s[i]);
         if (c == '\\') {
+            // quoted-pairSMTP (RFC 5321 4.1.2): a backslash and one printable character;
+            // an escaped byte is still a byte, and must pass the same ASCII rule.
             if (++i + 1 >= s.size()) return false;
-            if (s[i] == '<' || s[i] == '>') return false;
+            unsigned char escaped = static_cast<unsigned char>(s[i]);
+            if (escaped == '<' || escaped == '>') return false;
+            if (escaped >= 0x80 ? !allow_utf8 : (escaped < 0x20 || escaped == 0x7f)) return false;
             continue;
         }
         if (c == '"') return false;
@@ -55,7 +59,9 @@ bool is_domain_literal(std::string_view s) {
     if (s.size() < 2 || s.front() != '[' || s.back() != ']') return false;
     for (size_t i = 1; i + 1 < s.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\') return false;
+        // < and > end a path for naive parsers ("a@[x>NOTIFY=NEVER]" would smuggle an
+        // ESMTP parameter into RCPT TO), so they are refused as in quoted local parts.
+        if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\' || c == '<' || c == '>') return false;
     }
     return true;
 }
@@ -63,6 +69,7 @@ bool is_domain_literal(std::string_view s) {
 bool check_address(std::string_view s, bool allow_utf8) {
     for (unsigned char c : s)
         if (c < 0x20 || c == 0x7f) return false;
+    if (!within_length_limits(s)) return false;
     size_t at = s.rfind('@');
     if (at == std::string_view::npos || at == 0 || at + 1 == s.size()) return false;
     std::string_view local = s.substr(0, at), domain = s.substr(at + 1);
@@ -93,6 +100,14 @@ bool is_ipv4_literal(std::string_view s) {
 }
 
 }  // namespace
+
+bool within_length_limits(std::string_view address) {
+    constexpr std::size_t kLocalPart = 64, kDomain = 255, kPath = 256;
+    size_t at = address.rfind('@');
+    std::string_view local = at == std::string_view::npos ? address : address.substr(0, at);
+    std::string_view domain = at == std::string_view::npos ? std::string_view{} : address.substr(at + 1);
+    return local.size() <= kLocalPart && domain.size() <= kDomain && address.size() + 2 <= kPath;
+}
 
 bool has_non_ascii(std::string_view s) {
     for (unsigned char c : s)

@@ -9,8 +9,13 @@ namespace haineko {
 bool has_non_ascii(std::string_view s);
 
 // An addr-spec: dot-atom or quoted-string local part, "@", dot-atom or domain-literal domain.
-// No control characters, no display name, no angle brackets.
+// No control characters, no display name, no angle brackets, and within RFC 5321's
+// lengths (4.5.3.1): a local part of 64 octets, a domain of 255, a path of 256 (so an
+// address of 254).
 bool is_email_address(std::string_view s);
+
+// Only the lengths of is_email_address.
+bool within_length_limits(std::string_view address);
 
 // Like is_email_address, but a byte outside US-ASCII counts as an atom character:
 // true for an address whose only fault is being non-ASCII.

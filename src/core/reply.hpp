@@ -20,6 +20,9 @@ struct Reply {
     std::optional<std::string> mailer;
     std::string command;
     std::vector<std::string> message;
+    // Why, in words for the operator: which rule refused, which host looped, where the
+    // JSON broke. It goes into the log line only, never into an answer.
+    std::string cause;
 
     bool error() const { return code >= 400 && code <= 599; }
     boost::json::object to_json() const;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/queueid.hpp"
+#include "core/text.hpp"
 #include "http/answer.hpp"
 #include "message/builder.hpp"
 #include "policy/access.hpp"
@@ -14,14 +15,14 @@ namespace {
 
 namespace json = boost::json;
 
-std::string header_text(const Request& r, http::field f) {
+std::string header_text(const http::request_header<>& r, http::field f) {
     auto it = r.find(f);
     return it == r.end() ? std::string() : std::string(it->value());
 }
 
 // Every X-Forwarded-For line, in order, as one list: a proxy appends its own line after
 // any the client sent, so reading only the first would believe the client.
-std::string forwarded_for(const Request& r) {
+std::string forwarded_for(const http::request_header<>& r) {
     std::string joined;
     auto [first, last] = r.equal_range("X-Forwarded-For");
     for (auto it = first; it != last; ++it) {
@@ -29,24 +30,6 @@ std::string forwarded_for(const Request& r) {
         joined += std::string(it->value());
     }
     return joined;
-}
-
-// Client-supplied text in a log line: control characters escaped, so that nothing a
-// client sends can start a line of its own in the log.
-std::string loggable(std::string_view s) {
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    out.reserve(s.size());
-    for (unsigned char c : s) {
-        if (c < 0x20 || c == 0x7f) {
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
 }
 
 int hex_value(char c) {
@@ -72,21 +55,13 @@ std::string form_decode(std::string_view s) {
     return out;
 }
 
-std::string path_of(std::string_view target) {
-    auto q = target.find('?');
-    std::string path(target.substr(0, q));
-    while (path.size() > 1 && path.back() == '/') path.pop_back();
-    return path;
-}
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 Submission start_submission(const Request& r, const Peer& peer, const Config& config, const std::string& user) {
     Submission s;
     s.started = std::chrono::system_clock::now();
     s.queueid = make_queueid(s.started);
-    s.client.address = effective_client_address(config, peer.address, forwarded_for(r));
-    s.client.port = peer.port;
-    s.client.useragent = header_text(r, http::field::user_agent);
-    s.client.referer = header_text(r, http::field::referer);
+    s.client = client_facts(r, peer, config);
     s.client.user = user;
     return s;
 }
@@ -104,7 +79,8 @@ json::value request_from_query(std::string_view target) {
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         size_t eq = pair.find('=');
         std::string key = form_decode(pair.substr(0, eq));
-        std::string value = eq == std::string_view::npos ? std::string() : form_decode(pair.substr(eq + 1));
+        // %XX may decode to bytes that are not UTF-8; they are repaired like any client text.
+        std::string value = eq == std::string_view::npos ? std::string() : repaired_utf8(form_decode(pair.substr(eq + 1)));
         if (key == "rcpt" || key == "to" || key == "recv") {
             size_t pos = 0;  // "a,b" as well as repeated keys
             while (pos <= value.size()) {
@@ -133,6 +109,7 @@ void log_submission(const Submission& s, int status, const std::vector<Reply>& r
         results += r.rcpt.value_or("-") + " " + std::to_string(r.code) + " " + r.dsn.value_or("-") + " " + r.command;
         if (r.mailer) results += " mailer=" + *r.mailer;
         if (!r.message.empty()) results += " \"" + r.message.back() + "\"";
+        if (!r.cause.empty()) results += " cause=\"" + r.cause + "\"";
         results += "]";
     }
     spdlog::info("queueid={} client={}:{}{} status={} from=<{}> to=<{}>{}", s.queueid, s.client.address, s.client.port,
@@ -154,8 +131,11 @@ boost::asio::awaitable<Response> submit(const Request& r, const Peer& peer, cons
     if ((is_get && !config.options.devel) || (!is_get && r.method() != http::verb::post))
         co_return answer(405, base, {named_reply("http", "method-not-supported")});
     // 3: relayhosts
-    if (!relay_permitted(config, base.client.address, !user.empty()))
-        co_return answer(403, base, {named_reply("auth", "access-denied")});
+    if (!relay_permitted(config, base.client.address, !user.empty())) {
+        Reply refused = named_reply("auth", "access-denied");
+        refused.cause = "client " + base.client.address + " is not in relayhosts";
+        co_return answer(403, base, {std::move(refused)});
+    }
 
     CheckOutcome checked = is_get ? check_submission_json(config, request_from_query(r.target()), std::move(base))
                                   : check_submission_text(config, r.body(), std::move(base));
@@ -192,11 +172,21 @@ json::value sample_mail(const std::string& client) {
                      {"header", json::object{{"from", "\xE3\x81\xAF\xE3\x81\x84\xE3\x81\xAD\xE3\x81\x93 <email-from-addr@example.com>"},
                                              {"subject", "\xE3\x83\xA1\xE3\x83\xBC\xE3\x83\xAB\xE3\x81\xAE\xE4\xBB\xB6\xE5\x90\x8D"},
                                              {"charset", "UTF-8"}}},
-                     {"body", "\xE3\x83\xA1\xE3\x83\xBC\xE3\x83\xAB\xE3\x81\xAE\xE6\x9C\xAC\xE6\x96\x87"}},
+                     {"body", "\xE3\x83\xA1\xE3\x83\xBC\xE3\x83\xAB\xE3\x81\xAE\xE6\x9C\xAC\xE6\x96\x87"  // メールの本文
+                              "(\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E)"}},                                          // (日本語)
     };
 }
 
 }  // namespace
+
+ClientFacts client_facts(const http::request_header<>& r, const Peer& peer, const Config& config) {
+    ClientFacts c;
+    c.address = effective_client_address(config, peer.address, forwarded_for(r));
+    c.port = peer.port;
+    c.useragent = repaired_utf8(header_text(r, http::field::user_agent));
+    c.referer = repaired_utf8(header_text(r, http::field::referer));
+    return c;
+}
 
 Response json_response(http::status status, const json::value& body, unsigned version, bool keep_alive) {
     Response res{status, version};
@@ -204,44 +194,59 @@ Response json_response(http::status status, const json::value& body, unsigned ve
     res.set(http::field::content_type, "application/json; charset=UTF-8");
     res.set("X-Content-Type-Options", "nosniff");
     res.body() = json::serialize(body);
+    // JSON's own syntax is ASCII, so invalid bytes can only sit inside strings (a relay's
+    // reply, a provider's error): repairing the text repairs those strings.
+    if (!is_valid_utf8(res.body())) res.body() = repaired_utf8(res.body());
     res.keep_alive(keep_alive);
     res.prepare_payload();
     return res;
 }
 
-Response error_response(http::status status, std::string_view group, std::string_view name, const Peer& peer,
+Response error_response(http::status status, std::string_view group, std::string_view name, const ClientFacts& client,
                         unsigned version, bool keep_alive) {
     Submission s;
     s.started = std::chrono::system_clock::now();
-    s.client.address = peer.address;
-    s.client.port = peer.port;
+    s.client = client;
     return json_response(status, session_json(s, false, {named_reply(group, name)}), version, keep_alive);
+}
+
+std::string too_many_connections_answer() {
+    Submission s;
+    s.started = std::chrono::system_clock::now();
+    const std::string body = json::serialize(session_json(s, false, {named_reply("http", "too-many-connections")}));
+    return "HTTP/1.1 503 Service Unavailable\r\nServer: Haineko\r\nContent-Type: application/json; charset=UTF-8\r\n"
+           "X-Content-Type-Options: nosniff\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 boost::asio::awaitable<Response> handle_request(const Request& r, const Peer& peer, std::shared_ptr<const Config> cfg,
                                                 MailerSet& mailers) {
     const Config& config = *cfg;
     const bool keep_alive = r.keep_alive();
+    const std::string_view path = path_of(r.target());
+    auto refuse = [&](http::status status, std::string_view group, std::string_view name) {
+        return error_response(status, group, name, client_facts(r, peer, config), r.version(), keep_alive);
+    };
+    // GET / is the health check: it tells only the name and version, so it answers
+    // without credentials.
+    if (path == "/")
+        co_return json_response(http::status::ok, json::object{{"name", "Haineko"}, {"version", HAINEKO_VERSION}},
+                                r.version(), keep_alive);
     std::string user;
-    // 1: Basic auth, when on, guards every endpoint
+    // 1: Basic auth, when on, guards every other endpoint
     if (config.basic_auth) {
         auto who = basic_auth_user(config, header_text(r, http::field::authorization));
         if (!who) {
-            Response res = error_response(http::status::unauthorized, "auth", "auth-required", peer, r.version(), keep_alive);
+            Response res = refuse(http::status::unauthorized, "auth", "auth-required");
             res.set(http::field::www_authenticate, "Basic realm=\"Haineko\"");
             co_return res;
         }
         user = *who;
     }
-    const std::string path = path_of(r.target());
     if (path == "/submit") co_return co_await submit(r, peer, config, mailers, user);
-    if (path == "/" || path.empty())
-        co_return json_response(http::status::ok, json::object{{"name", "Haineko"}, {"version", HAINEKO_VERSION}},
-                                r.version(), keep_alive);
     if (path == "/conf") {
         std::string client = effective_client_address(config, peer.address, forwarded_for(r));
-        if (!is_loopback(client))
-            co_return error_response(http::status::forbidden, "http", "forbidden", peer, r.version(), keep_alive);
+        if (!is_loopback(client)) co_return refuse(http::status::forbidden, "http", "forbidden");
         co_return json_response(http::status::ok, conf_json(config), r.version(), keep_alive);
     }
     if (path == "/sample/mail") {
@@ -251,7 +256,7 @@ boost::asio::awaitable<Response> handle_request(const Request& r, const Peer& pe
     if (path == "/neko")
         co_return json_response(http::status::ok, json::object{{"name", "Haineko"}, {"neko", "Nyaaaaa"}}, r.version(),
                                 keep_alive);
-    co_return error_response(http::status::not_found, "http", "not-found", peer, r.version(), keep_alive);
+    co_return refuse(http::status::not_found, "http", "not-found");
 }
 
 }  // namespace haineko

@@ -1,4 +1,5 @@
 // The endpoints: /, /submit, /conf, /sample/mail, /neko, and 404 for the rest.
+// Paths are matched exactly, as the original did ("/submit/" is not "/submit").
 #pragma once
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http.hpp>
@@ -6,6 +7,7 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "core/submission.hpp"
 #include "relay/mailer.hpp"
 
 namespace haineko {
@@ -22,11 +24,19 @@ struct Peer {
 boost::asio::awaitable<Response> handle_request(const Request& request, const Peer& peer,
                                                 std::shared_ptr<const Config> config, MailerSet& mailers);
 
-// A JSON answer with the headers every answer carries.
+// The session facts every answer carries: the client's address (through trusted
+// proxies), port, User-Agent and Referer (made valid UTF-8).
+ClientFacts client_facts(const http::request_header<>& request, const Peer& peer, const Config& config);
+
+// A JSON answer with the headers every answer carries. Its text is always valid UTF-8.
 Response json_response(http::status status, const boost::json::value& body, unsigned version, bool keep_alive);
 
 // An error answer in the session shape with no submission started.
-Response error_response(http::status status, std::string_view group, std::string_view name, const Peer& peer,
+Response error_response(http::status status, std::string_view group, std::string_view name, const ClientFacts& client,
                         unsigned version, bool keep_alive);
+
+// The whole HTTP answer (status line to body) for a connection refused over
+// max_connections: 503 with Retry-After and the session shape.
+std::string too_many_connections_answer();
 
 }  // namespace haineko

@@ -5,14 +5,18 @@
 namespace haineko {
 namespace {
 
-std::optional<boost::json::value> parse_strict(std::string_view text) {
+boost::json::parse_options strict_options() {
     boost::json::parse_options opt;
     opt.max_depth = kMaxJsonDepth;
     opt.allow_comments = true;
     opt.allow_trailing_commas = true;
     opt.allow_invalid_utf8 = false;
+    return opt;
+}
+
+std::optional<boost::json::value> parse_strict(std::string_view text) {
     boost::system::error_code ec;
-    auto v = boost::json::parse(text, ec, {}, opt);
+    auto v = boost::json::parse(text, ec, {}, strict_options());
     if (ec) return std::nullopt;
     return v;
 }
@@ -90,6 +94,24 @@ std::string relaxed_to_strict(std::string_view in) {
         }
     }
     return out;
+}
+
+std::string json_error_position(std::string_view text) {
+    boost::json::stream_parser parser({}, strict_options());
+    boost::system::error_code ec;
+    std::size_t consumed = parser.write_some(text.data(), text.size(), ec);
+    if (!ec) parser.finish(ec);
+    if (!ec) return {};
+    std::size_t line = 1, column = 1;
+    for (std::size_t i = 0; i < consumed && i < text.size(); ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            ++column;
+        }
+    }
+    return "line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + ec.message();
 }
 
 std::optional<boost::json::value> parse_request_json(std::string_view text) {

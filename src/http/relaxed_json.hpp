@@ -14,6 +14,10 @@ constexpr int kMaxJsonDepth = 32;
 // kMaxJsonDepth, or holds invalid UTF-8.
 std::optional<boost::json::value> parse_request_json(std::string_view text);
 
+// Where the text stops being JSON, for the log: "line 3, column 7: syntax error" (the
+// strict parser's view; the relaxed rewrite moves offsets). Empty when it is JSON.
+std::string json_error_position(std::string_view text);
+
 // The relaxed-to-strict rewrite on its own, for tests.
 std::string relaxed_to_strict(std::string_view text);
 

@@ -1,31 +1,24 @@
-// The HTTP server: one event loop per core, each with its own acceptor on the same port
-// (SO_REUSEPORT), its own connections and its own mailers, so loops share nothing but the
-// read-only configuration snapshot.
+// The HTTP side of the runtime: serves each accepted connection on its loop, reads
+// requests within their limits and deadlines, hands them to the endpoints, and answers
+// slow, oversized or broken requests with a JSON error before closing.
 #pragma once
 #include <memory>
 #include <string>
 
-#include "config/config.hpp"
+#include "runtime/runtime.hpp"
 
 namespace haineko {
 
-struct ListenOptions {
-    std::string host = "127.0.0.1";
-    unsigned short port = 2794;
-    int threads = 0;  // 0: one per core
-};
-
-class Server {
+class HttpServer {
 public:
-    Server(ListenOptions listen, Options options, std::shared_ptr<const Config> initial);
-    ~Server();
-    // Serves until SIGTERM or SIGINT, then finishes the requests in flight and returns 0.
-    // SIGHUP reloads every config file. Throws std::runtime_error when it cannot listen.
-    int run();
+    explicit HttpServer(Runtime& runtime);
+    ~HttpServer();
+    // Binds host:port (throws ListenError); returns the bound port.
+    unsigned short listen(const std::string& host, unsigned short port);
 
 private:
     struct Impl;
-    std::unique_ptr<Impl> impl_;
+    std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace haineko

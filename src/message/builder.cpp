@@ -95,7 +95,7 @@ std::string BuiltMessage::for_recipient(const std::string& rcpt) const {
 std::string BuiltMessage::to_field(const std::string& rcpt) { return header_field("To", rcpt, "UTF-8"); }
 
 std::size_t BuiltMessage::size_for(const std::string& rcpt) const {
-    return head_before_to.size() + rcpt.size() + 6 + head_after_to.size() + body.size();
+    return head_before_to.size() + to_field(rcpt).size() + head_after_to.size() + body.size();
 }
 
 BuiltMessage BuiltMessage::seven_bit_copy() const {
@@ -144,7 +144,8 @@ BuiltMessage build_message(const Submission& s, const Config& config) {
     b += header_field("X-SMTP-Engine", std::string("Haineko ") + HAINEKO_VERSION, cs);
     if (!s.client.referer.empty()) b += header_field("X-HTTP-Referer", s.client.referer, "UTF-8");
     std::string loop;
-    for (const auto& hop : s.header.loop) loop += (loop.empty() ? "" : ",") + hop;
+    // ", " lets a long list fold between hops rather than inside one.
+    for (const auto& hop : s.header.loop) loop += (loop.empty() ? "" : ", ") + hop;
     b += header_field("X-Haineko-Loop", loop, "UTF-8");
     b += header_field("X-Originating-IP", s.client.address, cs);
     b += "\r\n";

@@ -1,6 +1,7 @@
 #include "policy/submit_checks.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 
 #include "core/address.hpp"
@@ -12,16 +13,45 @@ namespace {
 
 struct WrongType {};
 
-// A scalar as text (numbers as the original's Perl would print them); null is "".
-// Arrays and objects are not text: the request is malformed.
+// A number as Perl would print it: integers as they are, others in their shortest
+// decimal form ("1.25", not "1.25E0").
+std::string number_text(const boost::json::value& v) {
+    if (v.is_int64()) return std::to_string(v.get_int64());
+    if (v.is_uint64()) return std::to_string(v.get_uint64());
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double());
+    return ec == std::errc{} ? std::string(buf, end) : boost::json::serialize(v);
+}
+
+// A content field (subject, from, body...) as text; null is "". Arrays and objects are
+// not text: the request is malformed (the original wrote "ARRAY(0x...)" into the mail).
 std::string text_of(const boost::json::value* v) {
     if (!v || v->is_null()) return {};
     if (v->is_string()) return std::string(v->get_string());
-    if (v->is_int64()) return std::to_string(v->get_int64());
-    if (v->is_uint64()) return std::to_string(v->get_uint64());
-    if (v->is_double()) return boost::json::serialize(*v);
+    if (v->is_number()) return number_text(*v);
     if (v->is_bool()) return v->get_bool() ? "1" : "";
     throw WrongType{};
+}
+
+// A field a check reads (ehlo, mail, an element of rcpt): any JSON becomes text, so that
+// a wrong type fails that check, as it did in the original. Arrays and objects keep
+// their JSON form, which no check accepts.
+std::string checked_text(const boost::json::value* v) {
+    if (v && (v->is_array() || v->is_object())) return boost::json::serialize(*v);
+    return text_of(v);
+}
+
+// mail and rcpt as the original took them: "Name <addr>" or " addr " mean addr. Text
+// with control characters is taken as it is (and refused): a name holding a line break
+// is not a name.
+std::string envelope_address(const boost::json::value* v) {
+    if (v && v->is_string()) {
+        std::string_view text = v->get_string();
+        for (unsigned char c : text)
+            if (c < 0x20 || c == 0x7f) return std::string(text);
+        return address_in(text);
+    }
+    return checked_text(v);
 }
 
 const boost::json::value* first_of(const boost::json::object& o, std::initializer_list<const char*> keys) {
@@ -42,6 +72,19 @@ std::vector<std::string> list_of(const boost::json::value* v) {
     return out;
 }
 
+// The recipients: an array, or one value taken as a list of one (as the original did).
+std::vector<std::string> recipients_of(const boost::json::value* v) {
+    std::vector<std::string> out;
+    if (!v || v->is_null()) return out;
+    if (v->is_array()) {
+        for (const auto& item : v->get_array()) out.push_back(envelope_address(&item));
+        return out;
+    }
+    std::string one = envelope_address(v);
+    if (!one.empty()) out.push_back(one);
+    return out;
+}
+
 // Header values are one line: CR, LF and other control characters become spaces, so that
 // nothing in a value can start a header of its own.
 std::string one_line(std::string s) {
@@ -50,9 +93,10 @@ std::string one_line(std::string s) {
     return s;
 }
 
+// header that is not an object is no header at all: the checks that read it (the
+// subject) then fail as they would for a missing one.
 void read_header(const boost::json::value* v, HeaderFields& h) {
-    if (!v || v->is_null()) return;
-    if (!v->is_object()) throw WrongType{};
+    if (!v || !v->is_object()) return;
     const auto& o = v->get_object();
     h.from = one_line(text_of(first_of(o, {"from", "From"})));
     h.replyto = one_line(text_of(first_of(o, {"replyto", "reply-to", "Reply-To"})));
@@ -80,7 +124,38 @@ struct Failed {
     Reply reply;
 };
 
-Failed fail(int status, std::string_view group, std::string_view name) { return {status, named_reply(group, name)}; }
+Failed fail(int status, std::string_view group, std::string_view name, std::string cause = {}) {
+    Failed f{status, named_reply(group, name)};
+    f.reply.cause = std::move(cause);
+    return f;
+}
+
+// A loop: the list holds this node's id, or this host's bare name (written by the
+// original, or by a client that copies it).
+bool is_loop(const Config& config, const std::vector<std::string>& hops, std::string& hop_seen) {
+    for (const auto& hop : hops)
+        if (hop == config.node_id || hop == config.smtpd.hostname) {
+            hop_seen = hop;
+            return true;
+        }
+    return false;
+}
+
+// From and Reply-To: the address in them goes into a header as it is, so it must be
+// ASCII (a message labelled 7bit must not carry raw 8-bit bytes) and within RFC 5321's
+// lengths (a header line must stay under 998 octets).
+std::optional<Failed> check_header_address(const std::string& value, const char* header) {
+    if (value.empty()) return std::nullopt;
+    const std::string address = address_in(value);
+    if (address.find('@') == std::string::npos) return std::nullopt;
+    if (has_non_ascii(address))
+        return fail(400, "mail", "non-ascii", std::string("the address in header.") + header + " is not ASCII");
+    if (!within_length_limits(address))
+        return fail(400, "mail", "address-too-long",
+                    std::string("the address in header.") + header + " is " + std::to_string(address.size()) +
+                        " octets, past RFC 5321's limits");
+    return std::nullopt;
+}
 
 }  // namespace
 
@@ -91,6 +166,7 @@ CheckOutcome check_submission_text(const Config& config, std::string_view body, 
         out.submission = std::move(base);
         out.http_status = 400;
         out.replies.push_back(named_reply("http", "malformed-json"));
+        out.replies.back().cause = "not JSON: " + json_error_position(body);
         return out;
     }
     return check_submission_json(config, *parsed, std::move(base));
@@ -111,20 +187,19 @@ CheckOutcome check_submission_json(const Config& config, const boost::json::valu
     try {
         if (!request.is_object()) throw WrongType{};
         const auto& o = request.get_object();
-        s.ehlo = text_of(first_of(o, {"ehlo", "helo"}));
-        s.mail = text_of(first_of(o, {"mail", "send", "from"}));
-        recipients = list_of(first_of(o, {"rcpt", "recv", "to"}));
+        s.ehlo = checked_text(first_of(o, {"ehlo", "helo"}));
+        s.mail = envelope_address(first_of(o, {"mail", "send", "from"}));
+        recipients = recipients_of(first_of(o, {"rcpt", "recv", "to"}));
         s.body = text_of(first_of(o, {"body"}));
         read_header(first_of(o, {"header"}), s.header);
     } catch (const WrongType&) {
-        return finish(fail(400, "http", "malformed-json"));
+        return finish(fail(400, "http", "malformed-json", "a content field is a list or an object, not text"));
     }
 
     // 5: loop detection
-    const std::string& me = config.smtpd.hostname;
-    if (std::find(s.header.loop.begin(), s.header.loop.end(), me) != s.header.loop.end())
-        return finish(fail(400, "conn", "detect-loop"));
-    s.header.loop.push_back(me);
+    if (std::string hop; is_loop(config, s.header.loop, hop))
+        return finish(fail(400, "conn", "detect-loop", "X-Haineko-Loop already holds " + hop + " (this server)"));
+    s.header.loop.push_back(config.node_id);
 
     // 6-7: EHLO
     if (s.ehlo.empty()) return finish(fail(400, "ehlo", "require-domain"));
@@ -137,6 +212,9 @@ CheckOutcome check_submission_json(const Config& config, const boost::json::valu
             return finish(fail(400, "mail", "non-ascii"));
         return finish(fail(400, "mail", "domain-required"));
     }
+    // and the addresses in From and Reply-To, which become header lines as they are
+    if (auto f = check_header_address(s.header.from, "from")) return finish(std::move(*f));
+    if (auto f = check_header_address(s.header.replyto, "replyto")) return finish(std::move(*f));
 
     // 11-12: recipient count
     if (recipients.empty()) return finish(fail(400, "rcpt", "address-required"));
@@ -153,6 +231,7 @@ CheckOutcome check_submission_json(const Config& config, const boost::json::valu
             rejected = only_non_ascii ? named_reply("mail", "non-ascii") : named_reply("rcpt", "is-not-emailaddress");
         } else if (!recipient_permitted(config, rcpt)) {
             rejected = named_reply("rcpt", "rejected");
+            rejected->cause = "the domain " + domain_of(rcpt) + " (and the address) is not in recipients";
         }
         if (rejected) {
             rejected->rcpt = rcpt;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "relay/route_check.hpp"
 #include "relay/route_choice.hpp"
 
 namespace haineko {
@@ -21,9 +22,22 @@ Reply unusable_mailer(const Route& route) {
     r.code = 500;
     r.dsn = "5.3.5";
     r.command = "DATA";
+    std::string names;
+    for (const auto& n : mailer_names()) names += (names.empty() ? "" : ", ") + n;
     r.message = {route.mailer.empty()
                      ? "No mailer is set for route '" + route.key + "'"
-                     : "Unknown mailer '" + route.mailer + "' in route '" + route.key + "'"};
+                     : "Unknown mailer '" + route.mailer + "' in route '" + route.key + "'; mailers are " + names +
+                           " (names are case-sensitive)"};
+    return r;
+}
+
+// A route that names credentials authinfo does not have must not send without them.
+Reply missing_credentials(const Route& route) {
+    Reply r;
+    r.code = 530;
+    r.dsn = "5.7.0";
+    r.command = "AUTH";
+    r.message = {"Route '" + route.key + "' names auth '" + route.auth + "', which authinfo does not have"};
     return r;
 }
 
@@ -37,6 +51,8 @@ asio::awaitable<Reply> deliver_one(const Submission& s, const BuiltMessage& m, c
     Reply reply;
     if (!mailer) {
         reply = unusable_mailer(route);
+    } else if (!route.auth.empty() && !credential && !mailer->answers_missing_credentials()) {
+        reply = missing_credentials(route);
     } else {
         try {
             reply = co_await mailer->deliver(Delivery{s, m, route, config, rcpt, credential});

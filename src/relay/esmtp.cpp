@@ -1,6 +1,8 @@
-// ESMTP: relays to the route's host (a smarthost) over the pooled SMTP transport.
-// A 4xx or a failed connection is tried again `retry` times, `sleep` seconds apart, on a
-// timer: the loop keeps serving others meanwhile.
+// ESMTP: relays to the route's host (a smarthost) over the pooled SMTP transport. The
+// host name resolves through c-ares, like every name we look up. A 4xx or a failed
+// connection is tried again `retry` times, `sleep` seconds apart, on a timer: the loop
+// keeps serving others meanwhile.
+#include "relay/dns/resolver.hpp"
 #include "relay/mailer.hpp"
 #include "relay/retry.hpp"
 #include "relay/smtp/transport.hpp"
@@ -10,21 +12,35 @@ namespace {
 
 class EsmtpMailer final : public Mailer {
 public:
-    explicit EsmtpMailer(smtp::Transport& transport) : transport_(transport) {}
+    EsmtpMailer(smtp::Transport& transport, dns::Resolver& resolver, RetrySleeps& sleeps)
+        : transport_(transport), resolver_(resolver), sleeps_(sleeps) {}
 
     boost::asio::awaitable<Reply> deliver(const Delivery& d) override {
-        const smtp::Target target = smtp::target_for(d.route, d.config, d.credential, d.route.host);
-        co_return co_await with_retries(d.route, [&]() {
-            return transport_.send(target, d.submission.mail, d.rcpt, d.message, d.config.smtpd);
+        smtp::Target target = smtp::target_for(d.route, d.config, d.credential, d.route.host);
+        co_return co_await with_retries(d.route, sleeps_, [&]() -> boost::asio::awaitable<Reply> {
+            dns::HostAnswer host = co_await resolver_.addresses(d.route.host);
+            if (host.status != dns::HostAnswer::found) {
+                Reply r = named_reply("conn", "cannot-connect");
+                r.cause = host.error;
+                r.host = d.route.host;
+                r.port = d.route.port;
+                co_return r;
+            }
+            target.addresses = host.addresses;
+            co_return co_await transport_.send(target, d.submission.mail, d.rcpt, d.message, d.config.smtpd);
         });
     }
 
 private:
     smtp::Transport& transport_;
+    dns::Resolver& resolver_;
+    RetrySleeps& sleeps_;
 };
 
 }  // namespace
 
-std::unique_ptr<Mailer> make_esmtp_mailer(smtp::Transport& transport) { return std::make_unique<EsmtpMailer>(transport); }
+std::unique_ptr<Mailer> make_esmtp_mailer(smtp::Transport& transport, dns::Resolver& resolver, RetrySleeps& sleeps) {
+    return std::make_unique<EsmtpMailer>(transport, resolver, sleeps);
+}
 
 }  // namespace haineko

@@ -1,5 +1,7 @@
-// File: writes one .eml file per message and recipient into a directory. The file is
-// written under a temporary name and renamed, so a reader never sees half a message.
+// File: writes one .eml file per message and recipient into a directory. The writing runs
+// on the blocking pool, never on an event loop. The file is written under a temporary
+// name, fsync'd, renamed, and the directory fsync'd, so that "saved" means on disk and a
+// reader never sees half a message.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "core/blocking.hpp"
 #include "relay/mailer.hpp"
 
 namespace haineko {
@@ -42,6 +45,34 @@ bool write_all(int fd, const std::string& data) {
     return true;
 }
 
+// The whole durable write; an empty answer means the file is on disk under final_path.
+std::string save(const std::string& dir, const std::string& temp_path, const std::string& final_path,
+                 const std::string& content) {
+    int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) return std::strerror(errno);
+    bool ok = write_all(fd, content) && ::fsync(fd) == 0;
+    int saved = errno;
+    if (::close(fd) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
+    if (ok && std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+        ok = false;
+        saved = errno;
+    }
+    if (!ok) {
+        ::unlink(temp_path.c_str());
+        return std::strerror(saved);
+    }
+    // The rename lives in the directory: without this fsync a crash could forget it.
+    int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return std::string("saved, but the directory could not be synced: ") + std::strerror(errno);
+    const bool synced = ::fsync(dir_fd) == 0;
+    saved = errno;
+    ::close(dir_fd);
+    return synced ? std::string() : std::string("saved, but the directory could not be synced: ") + std::strerror(saved);
+}
+
 class FileMailer final : public Mailer {
 public:
     boost::asio::awaitable<Reply> deliver(const Delivery& d) override {
@@ -54,40 +85,22 @@ public:
         static std::atomic<unsigned long> sequence{0};
         std::string temp_path = dir + "/.tmp." + std::to_string(::getpid()) + "." + std::to_string(++sequence) + "." + name;
 
+        // A named local: GCC 12 destroys a lambda temporary in a co_await expression twice.
+        auto write = [dir, temp_path, final_path, content = d.message.for_recipient(d.rcpt)] {
+            return save(dir, temp_path, final_path, content);
+        };
+        std::string problem = co_await off_loop(std::move(write));
+        // As the original, the File mailer's answer has no dsn.
         Reply r;
         r.command = "DATA";
-        std::string problem = write_file(temp_path, d.message.for_recipient(d.rcpt));
-        if (problem.empty() && std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-            problem = std::strerror(errno);
-            ::unlink(temp_path.c_str());
-        }
         if (problem.empty()) {
             r.code = 200;
-            r.dsn = "2.0.0";
             r.message = {final_path, "Successfully saved"};
         } else {
             r.code = 451;
-            r.dsn = "4.3.0";
             r.message = {final_path, "Failed to save: " + problem};
         }
         co_return r;
-    }
-
-private:
-    static std::string write_file(const std::string& path, const std::string& content) {
-        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-        if (fd < 0) return std::strerror(errno);
-        bool ok = write_all(fd, content);
-        int saved = errno;
-        if (::close(fd) != 0 && ok) {
-            ok = false;
-            saved = errno;
-        }
-        if (!ok) {
-            ::unlink(path.c_str());
-            return std::strerror(saved);
-        }
-        return {};
     }
 };
 

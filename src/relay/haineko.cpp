@@ -21,7 +21,7 @@ json::object submission_for(const Delivery& d) {
     json::array loop;
     for (const auto& hop : s.header.loop) loop.emplace_back(hop);
     header["x-haineko-loop"] = std::move(loop);
-    return json::object{{"ehlo", d.config.smtpd.hostname},
+    return json::object{{"ehlo", d.config.smtpd.helo_name},
                         {"mail", s.mail},
                         {"rcpt", json::array{json::value(d.rcpt)}},
                         {"header", std::move(header)},
@@ -74,11 +74,11 @@ Reply reply_from_answer(const std::string& body, const std::string& rcpt, int ht
 
 class HainekoMailer final : public Mailer {
 public:
-    explicit HainekoMailer(https::Client& client) : client_(client) {}
+    HainekoMailer(https::Client& client, RetrySleeps& sleeps) : client_(client), sleeps_(sleeps) {}
 
     boost::asio::awaitable<Reply> deliver(const Delivery& d) override {
         https::Endpoint endpoint{d.route.host, d.route.port, d.route.ssl, d.route.tls_verify, d.config.smtpd.tls_ca_file};
-        Reply reply = co_await with_retries(d.route, [&]() { return once(d, endpoint); });
+        Reply reply = co_await with_retries(d.route, sleeps_, [&]() { return once(d, endpoint); });
         reply.host = d.route.host;
         reply.port = d.route.port;
         co_return reply;
@@ -108,10 +108,13 @@ private:
     }
 
     https::Client& client_;
+    RetrySleeps& sleeps_;
 };
 
 }  // namespace
 
-std::unique_ptr<Mailer> make_haineko_mailer(https::Client& client) { return std::make_unique<HainekoMailer>(client); }
+std::unique_ptr<Mailer> make_haineko_mailer(https::Client& client, RetrySleeps& sleeps) {
+    return std::make_unique<HainekoMailer>(client, sleeps);
+}
 
 }  // namespace haineko

@@ -25,6 +25,8 @@ class Resolver;
 namespace https {
 class Client;
 }
+class RetrySleeps;
+class TlsContexts;
 
 struct Delivery {
     const Submission& submission;
@@ -40,25 +42,33 @@ public:
     virtual ~Mailer() = default;
     // The reply's rcpt and mailer are filled in by the caller.
     virtual boost::asio::awaitable<Reply> deliver(const Delivery& delivery) = 0;
+    // True for mailers that answer a route's missing credentials themselves (the clouds,
+    // whose answer names their endpoint); the others never see such a route.
+    virtual bool answers_missing_credentials() const { return false; }
 };
 
 // The mailers of one event loop, by name. Mailers that keep connections (SMTP pools,
 // HTTPS clients) live here, one set per loop, so nothing is shared across threads.
 class MailerSet {
 public:
-    // loops: how many event loops share the per-host session limit.
-    // dns_servers: haineko.cf's dns_servers (empty: the system resolver).
-    MailerSet(boost::asio::any_io_executor executor, std::size_t loops, const std::vector<std::string>& dns_servers);
+    // loops: how many event loops share the per-host session limit. The resolver uses
+    // config's dns_servers, the TLS contexts its tls_ca_file.
+    MailerSet(boost::asio::any_io_executor executor, std::size_t loops, const Config& config);
     ~MailerSet();
     // null for an unknown name
     Mailer* find(const std::string& name);
-    // When the server stops: idle relay connections close now, busy ones when done.
+    // After a reload: new dns_servers, TLS contexts read again.
+    void reconfigure(const Config& config);
+    // When the server stops: retry sleeps end now, idle relay connections close now,
+    // busy ones when done.
     void drain();
 
 private:
     boost::asio::any_io_executor executor_;
-    std::unique_ptr<smtp::Transport> smtp_;
+    std::unique_ptr<RetrySleeps> sleeps_;
+    std::unique_ptr<TlsContexts> tls_;
     std::unique_ptr<dns::Resolver> resolver_;
+    std::unique_ptr<smtp::Transport> smtp_;
     std::unique_ptr<https::Client> web_;
     std::map<std::string, std::unique_ptr<Mailer>> mailers_;
 };
@@ -67,9 +77,9 @@ private:
 std::unique_ptr<Mailer> make_discard_mailer();
 std::unique_ptr<Mailer> make_screen_mailer();
 std::unique_ptr<Mailer> make_file_mailer();
-// Relays, over the loop's pooled SMTP transport.
-std::unique_ptr<Mailer> make_esmtp_mailer(smtp::Transport& transport);
-std::unique_ptr<Mailer> make_mx_mailer(smtp::Transport& transport, dns::Resolver& resolver);
-std::unique_ptr<Mailer> make_haineko_mailer(https::Client& client);
+// Relays, over the loop's pooled SMTP transport; host names resolve through c-ares.
+std::unique_ptr<Mailer> make_esmtp_mailer(smtp::Transport& transport, dns::Resolver& resolver, RetrySleeps& sleeps);
+std::unique_ptr<Mailer> make_mx_mailer(smtp::Transport& transport, dns::Resolver& resolver, RetrySleeps& sleeps);
+std::unique_ptr<Mailer> make_haineko_mailer(https::Client& client, RetrySleeps& sleeps);
 
 }  // namespace haineko

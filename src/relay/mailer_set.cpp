@@ -1,34 +1,44 @@
-#include "relay/mailer.hpp"
+#include "core/tls.hpp"
 #include "relay/cloud/cloud.hpp"
 #include "relay/dns/resolver.hpp"
 #include "relay/https/client.hpp"
+#include "relay/mailer.hpp"
+#include "relay/retry.hpp"
+#include "relay/route_check.hpp"
 #include "relay/smtp/transport.hpp"
 
 namespace haineko {
 
-MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops,
-                     const std::vector<std::string>& dns_servers)
+MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops, const Config& config)
     : executor_(executor),
-      smtp_(std::make_unique<smtp::Transport>(executor, loops)),
-      resolver_(std::make_unique<dns::Resolver>(executor, dns_servers)),
-      web_(std::make_unique<https::Client>(executor)) {
+      sleeps_(std::make_unique<RetrySleeps>()),
+      tls_(std::make_unique<TlsContexts>()),
+      resolver_(std::make_unique<dns::Resolver>(executor, config.smtpd.dns_servers)),
+      smtp_(std::make_unique<smtp::Transport>(executor, loops, *tls_)),
+      web_(std::make_unique<https::Client>(executor, *resolver_, *tls_)) {
     mailers_["Discard"] = make_discard_mailer();
     mailers_["Screen"] = make_screen_mailer();
     mailers_["File"] = make_file_mailer();
-    mailers_["ESMTP"] = make_esmtp_mailer(*smtp_);
-    mailers_["MX"] = make_mx_mailer(*smtp_, *resolver_);
-    mailers_["Haineko"] = make_haineko_mailer(*web_);
-    mailers_["SendGrid"] = cloud::make_cloud_mailer(*web_, cloud::make_sendgrid());
-    mailers_["AmazonSES"] = cloud::make_cloud_mailer(*web_, cloud::make_amazon_ses());
-    mailers_["Mandrill"] = cloud::make_cloud_mailer(*web_, cloud::make_mandrill());
-    mailers_["Postmark"] = cloud::make_cloud_mailer(*web_, cloud::make_postmark());
-    mailers_["Mailgun"] = cloud::make_cloud_mailer(*web_, cloud::make_mailgun());
+    mailers_["ESMTP"] = make_esmtp_mailer(*smtp_, *resolver_, *sleeps_);
+    mailers_["MX"] = make_mx_mailer(*smtp_, *resolver_, *sleeps_);
+    mailers_["Haineko"] = make_haineko_mailer(*web_, *sleeps_);
+    mailers_["SendGrid"] = cloud::make_cloud_mailer(*web_, *sleeps_, cloud::make_sendgrid());
+    mailers_["AmazonSES"] = cloud::make_cloud_mailer(*web_, *sleeps_, cloud::make_amazon_ses());
+    mailers_["Mandrill"] = cloud::make_cloud_mailer(*web_, *sleeps_, cloud::make_mandrill());
+    mailers_["Postmark"] = cloud::make_cloud_mailer(*web_, *sleeps_, cloud::make_postmark());
+    mailers_["Mailgun"] = cloud::make_cloud_mailer(*web_, *sleeps_, cloud::make_mailgun());
 }
 
 MailerSet::~MailerSet() = default;
 
+void MailerSet::reconfigure(const Config& config) {
+    resolver_->set_servers(config.smtpd.dns_servers);
+    tls_->forget();
+}
+
 void MailerSet::drain() {
-    smtp_->pool().drain();
+    sleeps_->stop();
+    smtp_->drain();
     web_->close_idle();
 }
 

@@ -23,10 +23,11 @@ Reply dns_reply(int code, const std::string& dsn, const std::string& text) {
 
 class MxMailer final : public Mailer {
 public:
-    MxMailer(smtp::Transport& transport, dns::Resolver& resolver) : transport_(transport), resolver_(resolver) {}
+    MxMailer(smtp::Transport& transport, dns::Resolver& resolver, RetrySleeps& sleeps)
+        : transport_(transport), resolver_(resolver), sleeps_(sleeps) {}
 
     boost::asio::awaitable<Reply> deliver(const Delivery& d) override {
-        co_return co_await with_retries(d.route, [&]() { return one_round(d); });
+        co_return co_await with_retries(d.route, sleeps_, [&]() { return one_round(d); });
     }
 
 private:
@@ -65,12 +66,13 @@ private:
 
     smtp::Transport& transport_;
     dns::Resolver& resolver_;
+    RetrySleeps& sleeps_;
 };
 
 }  // namespace
 
-std::unique_ptr<Mailer> make_mx_mailer(smtp::Transport& transport, dns::Resolver& resolver) {
-    return std::make_unique<MxMailer>(transport, resolver);
+std::unique_ptr<Mailer> make_mx_mailer(smtp::Transport& transport, dns::Resolver& resolver, RetrySleeps& sleeps) {
+    return std::make_unique<MxMailer>(transport, resolver, sleeps);
 }
 
 }  // namespace haineko

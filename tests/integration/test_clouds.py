@@ -82,11 +82,15 @@ class CloudCase(HainekoTestCase):
         self.assertIsInstance(entry["message"], list, entry)
         self.assertTrue(entry["message"], entry)
 
+    def node_id(self):
+        """This server's name in X-Haineko-Loop: host name and port."""
+        return "%s:%d" % (HOSTNAME, self.server.port)
+
     def assertMessageMentions(self, entry, text):
         self.assertTrue(any(text in m for m in entry["message"]), "%r not in %r" % (text, entry))
 
     def custom_headers(self, referer=False):
-        h = {"X-Mailer": USER_AGENT, "X-SMTP-Engine": "Haineko " + self.version, "X-Haineko-Loop": HOSTNAME,
+        h = {"X-Mailer": USER_AGENT, "X-SMTP-Engine": "Haineko " + self.version, "X-Haineko-Loop": self.node_id(),
              "X-Originating-IP": "127.0.0.1"}
         if referer:
             h["X-HTTP-Referer"] = REFERER
@@ -99,7 +103,7 @@ class CloudCase(HainekoTestCase):
         self.assertEqual(msg["From"].addresses[0].addr_spec, "sender@example.org")
         self.assertEqual(msg["From"].addresses[0].display_name, "Sender")
         self.assertEqual(msg["Reply-To"].addresses[0].addr_spec, "list@example.org")
-        self.assertEqual(str(msg["X-Haineko-Loop"]), HOSTNAME)
+        self.assertEqual(str(msg["X-Haineko-Loop"]), self.node_id())
         self.assertRegex(str(msg["Message-Id"]), r"^<[0-9A-Za-z]{16}\.")
         self.assertEqual(msg.get_content_type(), "text/plain")
         self.assertEqual(normalized_body(msg), body)

@@ -293,10 +293,13 @@ class Message(HainekoTestCase):
                                          header={"x-haineko-loop": ["relay1.example.net", "relay2.example.net"]}))
         value = str(files[0][2]["X-Haineko-Loop"])
         hops = [h.strip() for h in re.split(r"[,\s]+", value) if h.strip()]
-        self.assertEqual(hops, ["relay1.example.net", "relay2.example.net", HOSTNAME])
+        # This server's node id: its host name and port, so two nodes on one host differ.
+        self.assertEqual(hops, ["relay1.example.net", "relay2.example.net", "%s:%d" % (HOSTNAME, self.server.port)])
 
     def test_loop_detected(self):
-        for loop in ([HOSTNAME], ["relay1.example.net", HOSTNAME], HOSTNAME, "relay1.example.net, " + HOSTNAME):
+        node = "%s:%d" % (HOSTNAME, self.server.port)
+        for loop in ([HOSTNAME], ["relay1.example.net", HOSTNAME], HOSTNAME, "relay1.example.net, " + HOSTNAME,
+                     [node], "relay1.example.net, " + node):
             with self.subTest(loop=loop):
                 resp = self.server.submit(message(rcpt=["loop@example.jp"], header={"x-haineko-loop": loop}))
                 self.assertCheck(resp, 400, "CONN", 421, None, "Detected message loop")

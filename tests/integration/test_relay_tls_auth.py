@@ -174,9 +174,14 @@ class TrustedCa(TlsAuthBase):
         entry = self.assertFailed(j, "downgrade@notls.example.jp", self.notls)
         self.assertIn("STARTTLS", " ".join(entry["message"]), entry)
 
-    def test_unknown_authinfo_key_means_no_auth(self):
+    def test_unknown_authinfo_key_fails_the_recipient(self):
+        # Sending without the credentials the route names would be a silent downgrade.
         j = self.post(["nokey@unknownkey.example.jp"])
-        self.assertDelivered(j, "nokey@unknownkey.example.jp", self.auth, tls=True, auth_user=None)
+        entry = relay_entry(self, j, "nokey@unknownkey.example.jp")
+        self.assertEqual(entry["error"], 1, entry)
+        self.assertEqual((entry["code"], entry["dsn"], entry["command"]), (530, "5.7.0", "AUTH"), entry)
+        self.assertIn("no-such-key", " ".join(entry["message"]), entry)
+        self.assertEqual(self.auth.for_rcpt("nokey@unknownkey.example.jp"), [], "nothing may be delivered")
 
 
 class UntrustedCa(TlsAuthBase):

@@ -257,7 +257,7 @@ TEST(Builder, AddedHeaders) {
     EXPECT_EQ(header_value(m, "X-Mailer").value_or(""), "curl/8.5.0");
     EXPECT_EQ(header_value(m, "X-SMTP-Engine").value_or("").rfind("Haineko", 0), 0u);
     EXPECT_EQ(header_value(m, "X-HTTP-Referer").value_or(""), "http://example.org/form");
-    EXPECT_EQ(header_value(m, "X-Haineko-Loop").value_or(""), "hop.example.net,mx.example.jp");
+    EXPECT_EQ(header_value(m, "X-Haineko-Loop").value_or(""), "hop.example.net, mx.example.jp");
     EXPECT_EQ(header_value(m, "X-Originating-IP").value_or(""), "192.0.2.1");
     for (const char* once : {"Date", "Message-Id", "MIME-Version", "From", "To", "Subject", "Content-Type",
                              "Content-Transfer-Encoding", "X-Haineko-Loop"})

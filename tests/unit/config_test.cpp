@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 
 #include "config/config.hpp"
 #include "config/yaml_file.hpp"
@@ -12,7 +14,12 @@ using namespace haineko::test;
 
 namespace {
 
+// A root whose etc/ holds tables but no haineko.cf gets a small one: since a root with
+// etc/ must have one, and a dotted host name keeps warnings about it out of the tests.
 Options options_for(const TempDir& dir, bool devel = false) {
+    std::error_code ec;
+    if (std::filesystem::exists(dir.path() + "/etc", ec) && !std::filesystem::exists(dir.path() + "/etc/haineko.cf", ec))
+        dir.write("etc/haineko.cf", "smtpd:\n  hostname: mx.example.jp\n");
     Options o;
     o.root = dir.path();
     o.devel = devel;
@@ -86,7 +93,7 @@ TEST(Config, EmptyFileMeansDefaults) {
     dir.write("etc/haineko.cf", "");
     dir.write("etc/relayhosts", "");
     auto c = load_config(options_for(dir));
-    EXPECT_TRUE(c->conf_path.empty());
+    EXPECT_EQ(c->conf_path, dir.path() + "/etc/haineko.cf");  // read, and empty
     EXPECT_EQ(c->smtpd.max_rcpts_per_message.value, 4);
     EXPECT_TRUE(any_contains(c->relayhosts.networks, ip("127.0.0.1")));
 }
@@ -316,7 +323,8 @@ TEST(Config, NonNumericSizeLoadsAsInvalid) {
     ASSERT_NO_THROW(c = load_config(options_for(dir)));
     EXPECT_FALSE(c->smtpd.max_message_size.valid);
     EXPECT_TRUE(c->smtpd.max_rcpts_per_message.valid);
-    EXPECT_FALSE(c->warnings.empty());
+    ASSERT_EQ(c->problems.size(), 1u);
+    EXPECT_NE(c->problems[0].find("haineko.cf:3: max_message_size"), std::string::npos) << c->problems[0];
     EXPECT_GT(c->request_body_limit(), 0u);
 }
 
@@ -480,6 +488,117 @@ TEST(YamlFile, ToJson) {
     EXPECT_DOUBLE_EQ(o.at("e").as_double(), 1.5);
     EXPECT_EQ(o.at("f").as_string(), "text");
     EXPECT_EQ(o.at("g").as_array().at(1).as_int64(), 2);
+}
+
+// A root or a config file that was named must be there; only a root without etc/ runs
+// on built-in defaults.
+TEST(Config, NamedButMissingIsAnError) {
+    TempDir dir;
+    Options o = options_for(dir);
+    o.root = dir.path() + "/no-such-root";
+    o.root_source = "HAINEKO_ROOT";
+    EXPECT_EQ(config_error(o), "HAINEKO_ROOT=" + o.root + ": no such directory");
+    o = options_for(dir);
+    o.conf = dir.path() + "/missing.cf";
+    o.conf_source = "-C";
+    EXPECT_EQ(config_error(o), "-C " + o.conf + ": no such file");
+    o.conf = dir.path();
+    EXPECT_EQ(config_error(o), "-C " + dir.path() + ": is a directory, not a file");
+    o.conf = dir.path() + "/missing.cf";
+    o.conf_source = "HAINEKO_CONF";
+    EXPECT_EQ(config_error(o), "HAINEKO_CONF=" + o.conf + ": no such file");
+    // etc/ without haineko.cf
+    dir.write("etc/mailertable", "default: {mailer: File}\n");
+    Options plain;
+    plain.root = dir.path();
+    EXPECT_NE(config_error(plain).find(dir.path() + "/etc/haineko.cf: no such file"), std::string::npos);
+}
+
+TEST(Config, NodeIdAndHeloName) {
+    TempDir dir;
+    dir.write("etc/haineko.cf", "smtpd:\n  hostname: vm\n");
+    Options o = options_for(dir);
+    o.listen_port = 2795;
+    auto c = load_config(o);
+    EXPECT_EQ(c->node_id, "vm:2795");
+    EXPECT_EQ(c->smtpd.helo_name, "vm.localdomain");
+    EXPECT_TRUE(any_warning_mentions(*c, "not a full domain name"));
+    dir.write("etc/haineko.cf", "node_id: 'node-a'\nsmtpd:\n  hostname: mx.example.jp\n");
+    c = load_config(o);
+    EXPECT_EQ(c->node_id, "node-a");
+    EXPECT_EQ(c->smtpd.helo_name, "mx.example.jp");
+    dir.write("etc/haineko.cf", "node_id: 'a, b'\n");
+    EXPECT_NE(config_error(o).find("haineko.cf:1: node_id"), std::string::npos);
+}
+
+TEST(Config, DnsServersAreCheckedOneByOne) {
+    TempDir dir;
+    dir.write("etc/haineko.cf", "smtpd:\n  dns_servers:\n    - '127.0.0.1:5353'\n    - '[::1]:53'\n    - '::1'\n");
+    auto c = load_config(options_for(dir));
+    EXPECT_EQ(c->smtpd.dns_servers.size(), 3u);
+    for (const char* bad : {"localhost", "127.0.0.1:99999", "127.0.0.1:", "[::1", "[127.0.0.1]:53", "1.2.3"}) {
+        SCOPED_TRACE(bad);
+        dir.write("etc/haineko.cf", std::string("smtpd:\n  dns_servers:\n    - '127.0.0.1'\n    - '") + bad + "'\n");
+        std::string what = config_error(options_for(dir));
+        EXPECT_NE(what.find("haineko.cf:4: dns_servers"), std::string::npos) << what;
+    }
+}
+
+TEST(YamlFile, UnclosedQuoteIsAnError) {
+    TempDir dir;
+    // yaml-cpp ends a quoted scalar at the end of the text without complaint.
+    std::string path = dir.write("mailertable", "default:\n    mailer: 'File\n    path: outbox\n");
+    try {
+        load_yaml_file(path);
+        ADD_FAILURE() << "no error";
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()), path + ":2: unclosed quote: the value starting with ' has no closing '");
+    }
+    EXPECT_THROW(load_yaml_file(dir.write("b", "a: \"x\n")), ConfigError);
+    // closed quotes, escaped quotes and quotes spanning lines are fine
+    EXPECT_TRUE(load_yaml_file(dir.write("c", "a: 'it''s'\nb: \"say \\\"hi\\\"\"\nc: 'one\n  two'\n")));
+}
+
+TEST(YamlFile, KeysMustBePlainValues) {
+    TempDir dir;
+    std::string path = dir.write("m", "default: {mailer: File}\n[a, b]: {mailer: File}\n");
+    try {
+        load_yaml_file(path);
+        ADD_FAILURE() << "no error";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find(path + ":2: a key must be a plain value"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(load_yaml_file(dir.write("n", "{x: 1}: 2\n")), ConfigError);
+}
+
+TEST(YamlFile, AliasExpansionIsCapped) {
+    TempDir dir;
+    // Nine levels of ten aliases each describe 10^9 values in a few hundred bytes.
+    std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i <= 9; ++i) {
+        text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+        for (int k = 0; k < 10; ++k) text += (k ? ", *a" : "*a") + std::to_string(i - 1);
+        text += "]\n";
+    }
+    std::string path = dir.write("bomb", text);
+    auto started = std::chrono::steady_clock::now();
+    try {
+        load_yaml_file(path);
+        ADD_FAILURE() << "no error";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("expands to more than"), std::string::npos) << e.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+}
+
+TEST(YamlFile, NanAndInfinityStayText) {
+    auto v = yaml_to_json(YAML::Load("a: nan\nb: inf\nc: -infinity\nd: 1.5\n"));
+    EXPECT_EQ(v.as_object().at("a").as_string(), "nan");
+    EXPECT_EQ(v.as_object().at("b").as_string(), "inf");
+    EXPECT_EQ(v.as_object().at("c").as_string(), "-infinity");
+    EXPECT_DOUBLE_EQ(v.as_object().at("d").as_double(), 1.5);
+    // and so /conf stays JSON
+    EXPECT_NO_THROW(boost::json::parse(boost::json::serialize(v)));
 }
 
 TEST(YamlFile, ConfigErrorFormat) {

@@ -9,6 +9,7 @@ namespace {
 Config test_config() {
     Config c;
     c.smtpd.hostname = "mx.example.jp";
+    c.node_id = "mx.example.jp:2794";
     c.recipients.domains = {"example.jp"};
     c.recipients.addresses = {"kijitora@example.org"};
     return c;
@@ -82,7 +83,7 @@ TEST(SubmitChecks, GoodSubmissionIsReady) {
     EXPECT_EQ(s.header.charset, "UTF-8");
     EXPECT_EQ(s.body, "Body text");
     // this server's name goes on the loop list
-    EXPECT_EQ(s.header.loop, std::vector<std::string>{"mx.example.jp"});
+    EXPECT_EQ(s.header.loop, std::vector<std::string>{"mx.example.jp:2794"});
 }
 
 TEST(SubmitChecks, RelaxedJsonBody) {
@@ -103,14 +104,126 @@ TEST(SubmitChecks, Row4MalformedJson) {
     expect_failure(check_submission_text(c, "[1, 2]", base()), 400, "http", "malformed-json");
     expect_failure(check_submission_text(c, "\"a string\"", base()), 400, "http", "malformed-json");
     expect_failure(check_submission_text(c, "{\"body\":\"caf\xe9\"}", base()), 400, "http", "malformed-json");
-    auto wrong_type = good_request();
-    wrong_type["ehlo"] = boost::json::array{"a", "b"};
-    expect_failure(check(c, wrong_type), 400, "http", "malformed-json");
-    auto header_not_object = good_request();
-    header_not_object["header"] = "subject";
-    expect_failure(check(c, header_not_object), 400, "http", "malformed-json");
+    // a content field that is not text (the original wrote "ARRAY(0x...)" into the mail)
+    auto subject_list = good_request();
+    subject_list["header"].as_object()["subject"] = boost::json::array{"a"};
+    expect_failure(check(c, subject_list), 400, "http", "malformed-json");
+    auto body_object = good_request();
+    body_object["body"] = boost::json::object{{"a", 1}};
+    expect_failure(check(c, body_object), 400, "http", "malformed-json");
     // malformed beats every later check
     expect_failure(check_submission_text(c, "{ehlo: }", base()), 400, "http", "malformed-json");
+}
+
+// A wrong JSON type in a field a check reads answers that check's error, as the original
+// did (it read "ARRAY(0x...)"), not http/malformed-json.
+TEST(SubmitChecks, WrongTypeInACheckedFieldFailsThatCheck) {
+    Config c = test_config();
+    auto ehlo_list = good_request();
+    ehlo_list["ehlo"] = boost::json::array{"a", "b"};
+    expect_failure(check(c, ehlo_list), 400, "ehlo", "invalid-domain");
+    auto ehlo_object = good_request();
+    ehlo_object["ehlo"] = boost::json::object{{"host", "client.example.net"}};
+    expect_failure(check(c, ehlo_object), 400, "ehlo", "invalid-domain");
+    auto mail_list = good_request();
+    mail_list["mail"] = boost::json::array{"sender@example.org"};
+    expect_failure(check(c, mail_list), 400, "mail", "domain-required");
+    // an object holding "<addr>" is still not an address
+    auto mail_object = good_request();
+    mail_object["mail"] = boost::json::object{{"x", "<sender@example.org>"}};
+    expect_failure(check(c, mail_object), 400, "mail", "domain-required");
+    auto rcpt_element = good_request();
+    rcpt_element["rcpt"] = boost::json::array{boost::json::array{"a@example.jp"}, "b@example.jp"};
+    CheckOutcome out = check(c, rcpt_element);
+    EXPECT_EQ(out.http_status, 200);
+    ASSERT_EQ(out.replies.size(), 1u);
+    EXPECT_EQ(out.replies[0].code, 553);
+    EXPECT_EQ(out.replies[0].dsn, "5.1.5");
+    EXPECT_EQ(out.replies[0].rcpt, "[\"a@example.jp\"]");
+    EXPECT_EQ(out.submission.rcpt, std::vector<std::string>{"b@example.jp"});
+    auto rcpt_object = good_request();
+    rcpt_object["rcpt"] = boost::json::object{{"to", "a@example.jp"}};
+    out = check(c, rcpt_object);
+    EXPECT_EQ(out.http_status, 400);
+    ASSERT_EQ(out.replies.size(), 1u);
+    EXPECT_EQ(out.replies[0].dsn, "5.1.5");
+    // header that is not an object is no header: the subject check fails
+    auto header_text = good_request();
+    header_text["header"] = "subject";
+    expect_failure(check(c, header_text), 400, "data", "empty-subject");
+}
+
+TEST(SubmitChecks, EnvelopeAddressesWithNamesOrSpaces) {
+    Config c = test_config();
+    auto r = good_request();
+    r["mail"] = "Sender <sender@example.org>";
+    r["rcpt"] = boost::json::array{" a@example.jp ", "Neko <b@example.jp>"};
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 200);
+    EXPECT_EQ(out.submission.mail, "sender@example.org");
+    EXPECT_EQ(out.submission.rcpt, (std::vector<std::string>{"a@example.jp", "b@example.jp"}));
+}
+
+TEST(SubmitChecks, NumbersInStringFieldsAreShortest) {
+    Config c = test_config();
+    auto r = good_request();
+    r["header"].as_object()["subject"] = 1.25;
+    r["body"] = 1e20;
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 200);
+    EXPECT_EQ(out.submission.header.subject, "1.25");
+    EXPECT_EQ(out.submission.body, "1e+20");
+}
+
+TEST(SubmitChecks, HeaderFromAddressMustBeAsciiAndShort) {
+    Config c = test_config();
+    auto non_ascii = good_request();
+    non_ascii["header"].as_object()["from"] = "\xE3\x81\xAD\xE3\x81\x93 <\xE3\x81\xAD\xE3\x81\x93@example.org>";
+    expect_failure(check(c, non_ascii), 400, "mail", "non-ascii");
+    auto reply_to = good_request();
+    reply_to["header"].as_object()["replyto"] = "\xC3\xA9t\xC3\xA9@example.org";
+    expect_failure(check(c, reply_to), 400, "mail", "non-ascii");
+    auto too_long = good_request();
+    too_long["header"].as_object()["from"] = "Name <" + std::string(1500, 'a') + "@example.org>";
+    CheckOutcome out = check(c, too_long);
+    expect_failure(out, 400, "mail", "address-too-long");
+    EXPECT_NE(out.replies[0].cause.find("header.from"), std::string::npos);
+    // a non-ASCII display name with an ASCII address is fine
+    auto name_only = good_request();
+    name_only["header"].as_object()["from"] = "\xE3\x81\xAD\xE3\x81\x93 <sender@example.org>";
+    EXPECT_EQ(check(c, name_only).http_status, 200);
+}
+
+TEST(SubmitChecks, LengthLimitsOfRfc5321) {
+    Config c = test_config();
+    auto long_local = good_request();
+    long_local["rcpt"] = boost::json::array{std::string(10000, 'a') + "@example.jp"};
+    CheckOutcome out = check(c, long_local);
+    EXPECT_EQ(out.http_status, 400);
+    ASSERT_EQ(out.replies.size(), 1u);
+    EXPECT_EQ(out.replies[0].dsn, "5.1.5");
+    auto mail65 = good_request();
+    mail65["mail"] = std::string(65, 'a') + "@example.org";
+    expect_failure(check(c, mail65), 400, "mail", "domain-required");
+    auto mail64 = good_request();
+    mail64["mail"] = std::string(64, 'a') + "@example.org";
+    EXPECT_EQ(check(c, mail64).http_status, 200);
+}
+
+TEST(SubmitChecks, CausesForTheLog) {
+    Config c = test_config();
+    CheckOutcome bad = check_submission_text(c, "{\"ehlo\": \"x\",\n \"mail\": [}", base());
+    ASSERT_EQ(bad.replies.size(), 1u);
+    EXPECT_NE(bad.replies[0].cause.find("line 2"), std::string::npos) << bad.replies[0].cause;
+    auto r = good_request();
+    r["rcpt"] = boost::json::array{"a@example.jp", "x@elsewhere.example"};
+    CheckOutcome out = check(c, r);
+    ASSERT_EQ(out.replies.size(), 1u);
+    EXPECT_NE(out.replies[0].cause.find("recipients"), std::string::npos);
+    r["header"].as_object()["x-haineko-loop"] = "mx.example.jp:2794";
+    out = check(c, r);
+    ASSERT_EQ(out.replies.size(), 1u);
+    EXPECT_NE(out.replies[0].cause.find("mx.example.jp:2794"), std::string::npos);
 }
 
 TEST(SubmitChecks, Row5LoopDetection) {
@@ -118,8 +231,12 @@ TEST(SubmitChecks, Row5LoopDetection) {
     auto r = good_request();
     r["header"].as_object()["x-haineko-loop"] = boost::json::array{"a.example.net", "mx.example.jp"};
     expect_failure(check(c, r), 400, "conn", "detect-loop");
-    r["header"].as_object()["x-haineko-loop"] = "a.example.net, mx.example.jp";
+    r["header"].as_object()["x-haineko-loop"] = "a.example.net, mx.example.jp:2794";
     expect_failure(check(c, r), 400, "conn", "detect-loop");
+    // another node on this host (same name, another port) is not this server
+    r["header"].as_object()["x-haineko-loop"] = "mx.example.jp:2795";
+    EXPECT_EQ(check(c, r).http_status, 200);
+    r["header"].as_object()["x-haineko-loop"] = "a.example.net, mx.example.jp";
     // loop is checked before the EHLO
     r["ehlo"] = "";
     expect_failure(check(c, r), 400, "conn", "detect-loop");
@@ -133,7 +250,7 @@ TEST(SubmitChecks, LoopListIsCarriedAndExtended) {
     CheckOutcome out = check(c, r);
     EXPECT_EQ(out.http_status, 200);
     EXPECT_EQ(out.submission.header.loop,
-              (std::vector<std::string>{"a.example.net", "b.example.net", "mx.example.jp"}));
+              (std::vector<std::string>{"a.example.net", "b.example.net", "mx.example.jp:2794"}));
     EXPECT_EQ(out.submission.header.received, (std::vector<std::string>{"from x by y", "from y by z"}));
 }
 
@@ -172,7 +289,7 @@ TEST(SubmitChecks, Row8MailEmpty) {
 
 TEST(SubmitChecks, Row9MailNotAnAddress) {
     Config c = test_config();
-    for (const char* bad : {"sender", "Sender <sender@example.org>", "sender@", "@example.org"}) {
+    for (const char* bad : {"sender", "Sender <sender>", "sender@", "@example.org"}) {
         auto r = good_request();
         r["mail"] = bad;
         r["rcpt"] = boost::json::array{};

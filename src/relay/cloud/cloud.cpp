@@ -60,7 +60,10 @@ Reply map_answer(const https::Result& result, const CloudApi& api) {
 
 class CloudMailer final : public Mailer {
 public:
-    CloudMailer(https::Client& client, std::unique_ptr<CloudApi> api) : client_(client), api_(std::move(api)) {}
+    CloudMailer(https::Client& client, RetrySleeps& sleeps, std::unique_ptr<CloudApi> api)
+        : client_(client), sleeps_(sleeps), api_(std::move(api)) {}
+
+    bool answers_missing_credentials() const override { return true; }
 
     boost::asio::awaitable<Reply> deliver(const Delivery& d) override {
         std::string base_text = route_text(d.route, "endpoint");
@@ -74,7 +77,7 @@ public:
             reply = reply_of(530, "5.7.0", {*why});
         } else {
             const std::string target = base->path + api_->path(d, *base);
-            reply = co_await with_retries(d.route, [&]() -> boost::asio::awaitable<Reply> {
+            reply = co_await with_retries(d.route, sleeps_, [&]() -> boost::asio::awaitable<Reply> {
                 https::Result result = co_await client_.send(base->endpoint, api_->build(d, *base, target),
                                                              std::chrono::seconds(d.route.timeout));
                 co_return map_answer(result, *api_);
@@ -87,6 +90,7 @@ public:
 
 private:
     https::Client& client_;
+    RetrySleeps& sleeps_;
     std::unique_ptr<CloudApi> api_;
 };
 
@@ -166,7 +170,7 @@ std::vector<std::pair<std::string, std::string>> custom_headers(const Delivery& 
     std::vector<std::pair<std::string, std::string>> h;
     const Submission& s = d.submission;
     std::string loop;
-    for (const auto& hop : s.header.loop) loop += (loop.empty() ? "" : ",") + hop;
+    for (const auto& hop : s.header.loop) loop += (loop.empty() ? "" : ", ") + hop;
     if (!s.client.useragent.empty()) h.emplace_back("X-Mailer", s.client.useragent);
     h.emplace_back("X-SMTP-Engine", std::string("Haineko ") + HAINEKO_VERSION);
     if (!s.client.referer.empty()) h.emplace_back("X-HTTP-Referer", s.client.referer);
@@ -194,8 +198,8 @@ std::string json_field(const std::string& body, const char* key) {
     return {};
 }
 
-std::unique_ptr<Mailer> make_cloud_mailer(https::Client& client, std::unique_ptr<CloudApi> api) {
-    return std::make_unique<CloudMailer>(client, std::move(api));
+std::unique_ptr<Mailer> make_cloud_mailer(https::Client& client, RetrySleeps& sleeps, std::unique_ptr<CloudApi> api) {
+    return std::make_unique<CloudMailer>(client, sleeps, std::move(api));
 }
 
 }  // namespace haineko::cloud

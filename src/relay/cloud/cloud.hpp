@@ -48,7 +48,7 @@ public:
     virtual std::optional<std::string> rejection(const https::Result&) const { return std::nullopt; }
 };
 
-std::unique_ptr<Mailer> make_cloud_mailer(https::Client& client, std::unique_ptr<CloudApi> api);
+std::unique_ptr<Mailer> make_cloud_mailer(https::Client& client, RetrySleeps& sleeps, std::unique_ptr<CloudApi> api);
 
 std::unique_ptr<CloudApi> make_sendgrid();
 std::unique_ptr<CloudApi> make_amazon_ses();

@@ -82,7 +82,7 @@ bool Resolver::parse_mx_answer(const unsigned char* abuf, int alen, std::vector<
     return true;
 }
 
-struct Resolver::Impl {
+struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
     struct Watch {
         std::unique_ptr<asio::posix::stream_descriptor> descriptor;
         bool want_read = false, want_write = false;
@@ -150,27 +150,32 @@ struct Resolver::Impl {
         auto it = watches.find(fd);
         if (it == watches.end()) return;
         Watch& w = it->second;
+        // The handlers hold the Impl weakly: a reload may retire it while they wait.
         if (w.want_read && !w.reading) {
             w.reading = true;
-            w.descriptor->async_wait(asio::posix::stream_descriptor::wait_read, [this, fd](boost::system::error_code ec) {
-                auto it = watches.find(fd);
-                if (it != watches.end()) it->second.reading = false;
-                if (ec == asio::error::operation_aborted) return;
-                ares_process_fd(channel, fd, ARES_SOCKET_BAD);
-                arm(fd);
-                schedule_timeout();
-            });
+            w.descriptor->async_wait(asio::posix::stream_descriptor::wait_read,
+                                     [weak = weak_from_this(), fd](boost::system::error_code ec) {
+                                         auto self = weak.lock();
+                                         if (!self || ec == asio::error::operation_aborted) return;
+                                         auto it = self->watches.find(fd);
+                                         if (it != self->watches.end()) it->second.reading = false;
+                                         ares_process_fd(self->channel, fd, ARES_SOCKET_BAD);
+                                         self->arm(fd);
+                                         self->schedule_timeout();
+                                     });
         }
         if (w.want_write && !w.writing) {
             w.writing = true;
-            w.descriptor->async_wait(asio::posix::stream_descriptor::wait_write, [this, fd](boost::system::error_code ec) {
-                auto it = watches.find(fd);
-                if (it != watches.end()) it->second.writing = false;
-                if (ec == asio::error::operation_aborted) return;
-                ares_process_fd(channel, ARES_SOCKET_BAD, fd);
-                arm(fd);
-                schedule_timeout();
-            });
+            w.descriptor->async_wait(asio::posix::stream_descriptor::wait_write,
+                                     [weak = weak_from_this(), fd](boost::system::error_code ec) {
+                                         auto self = weak.lock();
+                                         if (!self || ec == asio::error::operation_aborted) return;
+                                         auto it = self->watches.find(fd);
+                                         if (it != self->watches.end()) it->second.writing = false;
+                                         ares_process_fd(self->channel, ARES_SOCKET_BAD, fd);
+                                         self->arm(fd);
+                                         self->schedule_timeout();
+                                     });
         }
     }
 
@@ -182,10 +187,11 @@ struct Resolver::Impl {
             return;
         }
         timeout_timer.expires_after(std::chrono::seconds(next->tv_sec) + std::chrono::microseconds(next->tv_usec));
-        timeout_timer.async_wait([this](boost::system::error_code ec) {
-            if (ec) return;
-            ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-            schedule_timeout();
+        timeout_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+            auto self = weak.lock();
+            if (ec || !self) return;
+            ares_process_fd(self->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+            self->schedule_timeout();
         });
     }
 
@@ -239,18 +245,25 @@ struct Resolver::Impl {
 };
 
 Resolver::Resolver(asio::any_io_executor executor, const std::vector<std::string>& servers)
-    : impl_(std::make_unique<Impl>(executor, servers)) {}
+    : executor_(executor), servers_(servers), impl_(std::make_shared<Impl>(executor, servers)) {}
 
 Resolver::~Resolver() = default;
 
+void Resolver::set_servers(const std::vector<std::string>& servers) {
+    if (servers == servers_) return;
+    impl_ = std::make_shared<Impl>(executor_, servers);
+    servers_ = servers;
+}
+
 asio::awaitable<MxAnswer> Resolver::mx(const std::string& raw_domain) {
     const std::string domain = lower(raw_domain);
+    auto impl = impl_;  // kept alive for this lookup, even across a reload
     auto now = Clock::now();
-    if (auto it = impl_->mx_cache.find(domain); it != impl_->mx_cache.end() && it->second.expires > now)
+    if (auto it = impl->mx_cache.find(domain); it != impl->mx_cache.end() && it->second.expires > now)
         co_return it->second.answer;
-    Impl::Pending pending(impl_->executor);
-    ares_query(impl_->channel, domain.c_str(), ns_c_in, ns_t_mx, &Impl::on_query, &pending);
-    co_await impl_->wait(pending);
+    Impl::Pending pending(impl->executor);
+    ares_query(impl->channel, domain.c_str(), ns_c_in, ns_t_mx, &Impl::on_query, &pending);
+    co_await impl->wait(pending);
     MxAnswer answer;
     int ttl = 60;
     if (pending.status == ARES_SUCCESS) {
@@ -276,14 +289,15 @@ asio::awaitable<MxAnswer> Resolver::mx(const std::string& raw_domain) {
         answer.error = std::string("DNS lookup of MX ") + domain + " failed: " + ares_strerror(pending.status);
     }
     if (answer.status != MxAnswer::failure) {
-        make_room(impl_->mx_cache, now);
-        impl_->mx_cache[domain] = {answer, now + std::chrono::seconds(std::max(ttl, 1))};
+        make_room(impl->mx_cache, now);
+        impl->mx_cache[domain] = {answer, now + std::chrono::seconds(std::max(ttl, 1))};
     }
     co_return answer;
 }
 
 asio::awaitable<HostAnswer> Resolver::addresses(const std::string& raw_host) {
     const std::string host = lower(raw_host);
+    auto impl = impl_;  // kept alive for this lookup, even across a reload
     HostAnswer answer;
     boost::system::error_code ec;
     auto literal = asio::ip::make_address(host, ec);
@@ -293,22 +307,22 @@ asio::awaitable<HostAnswer> Resolver::addresses(const std::string& raw_host) {
         co_return answer;
     }
     auto now = Clock::now();
-    if (auto it = impl_->host_cache.find(host); it != impl_->host_cache.end() && it->second.expires > now)
+    if (auto it = impl->host_cache.find(host); it != impl->host_cache.end() && it->second.expires > now)
         co_return it->second.answer;
-    Impl::Pending pending(impl_->executor);
+    Impl::Pending pending(impl->executor);
     ares_addrinfo_hints hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    ares_getaddrinfo(impl_->channel, host.c_str(), nullptr, &hints, &Impl::on_addrinfo, &pending);
-    co_await impl_->wait(pending);
+    ares_getaddrinfo(impl->channel, host.c_str(), nullptr, &hints, &Impl::on_addrinfo, &pending);
+    co_await impl->wait(pending);
     if (pending.status == ARES_SUCCESS && !pending.addresses.empty()) {
         answer.status = HostAnswer::found;
         // IPv4 first: test hosts and many networks have no IPv6 route.
         std::stable_partition(pending.addresses.begin(), pending.addresses.end(),
                               [](const auto& a) { return a.is_v4(); });
         answer.addresses = std::move(pending.addresses);
-        make_room(impl_->host_cache, now);
-        impl_->host_cache[host] = {answer, now + std::chrono::seconds(std::max(pending.ttl, 1))};
+        make_room(impl->host_cache, now);
+        impl->host_cache[host] = {answer, now + std::chrono::seconds(std::max(pending.ttl, 1))};
     } else if (pending.status == ARES_ENOTFOUND || pending.status == ARES_ENODATA || pending.status == ARES_SUCCESS) {
         answer.status = HostAnswer::nxdomain;
         answer.error = "Host " + host + " has no address";

@@ -37,7 +37,12 @@ public:
     Resolver& operator=(const Resolver&) = delete;
 
     boost::asio::awaitable<MxAnswer> mx(const std::string& domain);
+    // An IP literal comes back as it is; names are looked up in /etc/hosts, then DNS.
     boost::asio::awaitable<HostAnswer> addresses(const std::string& host);
+
+    // After a reload: lookups from now on use these servers (and a fresh cache); those
+    // in flight finish on the old ones.
+    void set_servers(const std::vector<std::string>& servers);
 
     // Records that did not fit the cache parsing: exposed for tests.
     static bool parse_mx_answer(const unsigned char* abuf, int alen, std::vector<MxHost>& hosts, int& min_ttl);
@@ -45,7 +50,9 @@ public:
     struct Impl;
 
 private:
-    std::unique_ptr<Impl> impl_;
+    boost::asio::any_io_executor executor_;
+    std::vector<std::string> servers_;
+    std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace haineko::dns

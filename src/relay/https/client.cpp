@@ -1,5 +1,8 @@
 #include "relay/https/client.hpp"
 
+#include "core/tls.hpp"
+#include "relay/dns/resolver.hpp"
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 #include <openssl/ssl.h>
@@ -30,6 +33,7 @@ bool is_ip_literal(const std::string& host) {
 }  // namespace
 
 struct Client::Connection {
+    std::shared_ptr<asio::ssl::context> tls;  // outlives the stream that uses it
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
     beast::flat_buffer buffer;
@@ -50,40 +54,29 @@ struct Client::Connection {
     }
 };
 
-Client::Client(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+Client::Client(asio::any_io_executor executor, dns::Resolver& resolver, TlsContexts& tls)
+    : executor_(std::move(executor)), resolver_(resolver), tls_(tls) {}
 Client::~Client() = default;
-
-asio::ssl::context& Client::tls_context(const std::string& ca_file) {
-    auto& slot = tls_contexts_[ca_file];
-    if (!slot) {
-        slot = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-        slot->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_tlsv1 |
-                          asio::ssl::context::no_tlsv1_1);
-        slot->set_default_verify_paths();  // honours SSL_CERT_FILE and SSL_CERT_DIR
-        if (!ca_file.empty()) {
-            boost::system::error_code ec;
-            slot->load_verify_file(ca_file, ec);
-        }
-    }
-    return *slot;
-}
 
 asio::awaitable<std::unique_ptr<Client::Connection>> Client::connect(const Endpoint& e, std::chrono::seconds timeout,
                                                                      std::string& error) {
     auto conn = std::make_unique<Connection>();
-    tcp::resolver resolver(executor_);
-    auto [rec, results] = co_await resolver.async_resolve(e.host, std::to_string(e.port), use_tuple);
-    if (rec) {
-        error = "cannot resolve " + e.host + ": " + rec.message();
+    dns::HostAnswer found = co_await resolver_.addresses(e.host);
+    if (found.status != dns::HostAnswer::found) {
+        error = "cannot resolve " + e.host + ": " + found.error;
         co_return nullptr;
     }
-    if (e.tls)
-        conn->secure.emplace(executor_, tls_context(e.ca_file));
-    else
+    std::vector<tcp::endpoint> endpoints;
+    for (const auto& a : found.addresses) endpoints.emplace_back(a, static_cast<unsigned short>(e.port));
+    if (e.tls) {
+        conn->tls = tls_.client(e.ca_file);
+        conn->secure.emplace(executor_, *conn->tls);
+    } else {
         conn->plain.emplace(executor_);
+    }
     auto& low = conn->lowest();
     low.expires_after(timeout);
-    auto [cec, ep] = co_await low.async_connect(results, use_tuple);
+    auto [cec, ep] = co_await low.async_connect(endpoints, use_tuple);
     if (cec) {
         error = "cannot connect to " + e.host + ":" + std::to_string(e.port) + ": " + cec.message();
         co_return nullptr;

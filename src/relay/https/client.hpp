@@ -12,6 +12,13 @@
 #include <memory>
 #include <string>
 
+namespace haineko {
+class TlsContexts;
+namespace dns {
+class Resolver;
+}
+}  // namespace haineko
+
 namespace haineko::https {
 
 namespace http = boost::beast::http;
@@ -35,7 +42,8 @@ struct Result {
 
 class Client {
 public:
-    explicit Client(boost::asio::any_io_executor executor);
+    // Host names resolve through resolver (c-ares); TLS contexts come from tls.
+    Client(boost::asio::any_io_executor executor, dns::Resolver& resolver, TlsContexts& tls);
     ~Client();
 
     // Sends req (Host and Content-Length are set here) and reads the answer. A pooled
@@ -49,12 +57,12 @@ public:
     struct Connection;
 
 private:
-    boost::asio::ssl::context& tls_context(const std::string& ca_file);
     boost::asio::awaitable<std::unique_ptr<Connection>> connect(const Endpoint& endpoint, std::chrono::seconds timeout,
                                                                 std::string& error);
 
     boost::asio::any_io_executor executor_;
-    std::map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_contexts_;
+    dns::Resolver& resolver_;
+    TlsContexts& tls_;
     std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle_;
     std::size_t opened_ = 0;
 };

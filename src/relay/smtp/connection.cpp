@@ -9,8 +9,6 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kMaxLine = 4096;   // RFC 5321 says 512; servers say more
-constexpr std::size_t kMaxLines = 200;
 
 bool is_ip_literal(const std::string& host) {
     boost::system::error_code ec;
@@ -20,8 +18,8 @@ bool is_ip_literal(const std::string& host) {
 
 }  // namespace
 
-Connection::Connection(asio::any_io_executor executor, asio::ssl::context& tls)
-    : stream_(executor, tls), deadline_(executor) {}
+Connection::Connection(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls)
+    : tls_(std::move(tls)), stream_(executor, *tls_), deadline_(executor) {}
 
 Connection::~Connection() { close(); }
 
@@ -36,7 +34,6 @@ void Connection::close() {
 
 void Connection::arm(Seconds timeout) {
     timed_out_ = false;
-    on_expired_ = nullptr;
     deadline_.expires_after(timeout);
     deadline_.async_wait([weak = weak_from_this(), generation = ++generation_](boost::system::error_code ec) {
         if (ec) return;
@@ -44,20 +41,13 @@ void Connection::arm(Seconds timeout) {
             self->timed_out_ = true;
             boost::system::error_code ignored;
             self->stream_.next_layer().close(ignored);
-            if (auto expired = std::move(self->on_expired_)) expired();
         }
     });
 }
 
 void Connection::disarm() {
     ++generation_;
-    on_expired_ = nullptr;
     deadline_.cancel();
-}
-
-void Connection::close_after(Seconds idle, std::function<void()> expired) {
-    arm(idle);
-    on_expired_ = std::move(expired);
 }
 
 void Connection::fail(const boost::system::error_code& ec, const std::string& stage, SmtpIoError::Kind kind) {
@@ -72,27 +62,11 @@ void Connection::fail(const boost::system::error_code& ec, const std::string& st
 asio::awaitable<void> Connection::connect(const std::string& host, int port,
                                           const std::vector<asio::ip::address>& addresses, Seconds timeout) {
     peer = host + ":" + std::to_string(port);
-    if (!addresses.empty()) {
-        std::vector<tcp::endpoint> endpoints;
-        for (const auto& a : addresses) endpoints.emplace_back(a, static_cast<unsigned short>(port));
-        arm(timeout);
-        auto [cec, ep] = co_await asio::async_connect(stream_.next_layer(), endpoints, use_tuple);
-        if (cec) fail(cec, "CONN", SmtpIoError::connect);
-        disarm();
-        boost::system::error_code ignored;
-        stream_.next_layer().set_option(tcp::no_delay(true), ignored);
-        co_return;
-    }
-    auto executor = co_await asio::this_coro::executor;
-    tcp::resolver resolver(executor);
+    if (addresses.empty()) throw SmtpIoError(SmtpIoError::connect, "CONN", "no address to connect to for " + host);
+    std::vector<tcp::endpoint> endpoints;
+    for (const auto& a : addresses) endpoints.emplace_back(a, static_cast<unsigned short>(port));
     arm(timeout);
-    auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), use_tuple);
-    if (timed_out_) fail(rec, "CONN", SmtpIoError::connect);
-    if (rec) {
-        disarm();
-        throw SmtpIoError(SmtpIoError::connect, "CONN", "cannot resolve " + host + ": " + rec.message());
-    }
-    auto [cec, ep] = co_await asio::async_connect(stream_.next_layer(), results, use_tuple);
+    auto [cec, ep] = co_await asio::async_connect(stream_.next_layer(), endpoints, use_tuple);
     if (cec) fail(cec, "CONN", SmtpIoError::connect);
     disarm();
     boost::system::error_code ignored;
@@ -125,6 +99,7 @@ asio::awaitable<void> Connection::start_tls(const std::string& host, bool verify
     }
     disarm();
     tls_active = true;
+    tls_description = std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
 }
 
 asio::awaitable<std::size_t> Connection::read_some(asio::mutable_buffer buffer) {
@@ -133,40 +108,18 @@ asio::awaitable<std::size_t> Connection::read_some(asio::mutable_buffer buffer) 
 }
 
 asio::awaitable<RawReply> Connection::read_reply(const std::string& stage, Seconds timeout) {
-    RawReply reply;
     arm(timeout);
     char chunk[4096];
     for (;;) {
-        // Take every whole line already read.
-        size_t eol;
-        while ((eol = inbox_.find('\n')) != std::string::npos) {
-            std::string line = inbox_.substr(0, eol);
-            inbox_.erase(0, eol + 1);
-            if (!line.empty() && line.back() == '\r') line.pop_back();
-            if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
-                !std::isdigit(static_cast<unsigned char>(line[1])) || !std::isdigit(static_cast<unsigned char>(line[2])) ||
-                (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
+        try {
+            if (auto reply = parser_.next()) {
                 disarm();
-                close();
-                throw SmtpIoError(SmtpIoError::protocol, stage, "Not an SMTP reply from " + peer + ": " + line.substr(0, 100));
+                co_return std::move(*reply);
             }
-            reply.code = std::stoi(line.substr(0, 3));
-            bool last = line.size() == 3 || line[3] == ' ';
-            reply.lines.push_back(std::move(line));
-            if (last) {
-                disarm();
-                co_return reply;
-            }
-            if (reply.lines.size() > kMaxLines) {
-                disarm();
-                close();
-                throw SmtpIoError(SmtpIoError::protocol, stage, "Reply from " + peer + " has too many lines");
-            }
-        }
-        if (inbox_.size() > kMaxLine) {
+        } catch (const std::runtime_error& e) {
             disarm();
             close();
-            throw SmtpIoError(SmtpIoError::protocol, stage, "Reply line from " + peer + " is too long");
+            throw SmtpIoError(SmtpIoError::protocol, stage, "Bad reply from " + peer + ": " + e.what());
         }
         std::size_t n = 0;
         try {
@@ -174,7 +127,7 @@ asio::awaitable<RawReply> Connection::read_reply(const std::string& stage, Secon
         } catch (const boost::system::system_error& e) {
             fail(e.code(), stage, SmtpIoError::closed);
         }
-        inbox_.append(chunk, n);
+        parser_.feed(std::string_view(chunk, n));
     }
 }
 

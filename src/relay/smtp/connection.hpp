@@ -25,20 +25,14 @@ struct SmtpIoError : std::runtime_error {
     SmtpIoError(Kind k, std::string st, const std::string& what) : std::runtime_error(what), kind(k), stage(std::move(st)) {}
 };
 
-struct RawReply {
-    int code = 0;
-    std::vector<std::string> lines;  // whole lines, without CRLF
-    bool positive() const { return code >= 200 && code < 400; }
-};
-
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
     using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
 
-    Connection(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls);
+    Connection(boost::asio::any_io_executor executor, std::shared_ptr<boost::asio::ssl::context> tls);
     ~Connection();
 
-    // To the given addresses in order, or, when there are none, to what host resolves to.
+    // To the given addresses in order; peer_name (host) is what messages call it.
     boost::asio::awaitable<void> connect(const std::string& host, int port,
                                          const std::vector<boost::asio::ip::address>& addresses, Seconds timeout);
     // TLS on the open connection: SNI and, when verify, certificate and host-name checks.
@@ -52,14 +46,13 @@ public:
 
     // Closes the socket at once; pending operations fail.
     void close();
-    // Starts a deadline that closes an idle pooled connection, then calls expired.
-    void close_after(Seconds idle, std::function<void()> expired);
     bool is_open() const;
 
     Capabilities caps;
     bool tls_active = false;
     int messages = 0;
     std::string peer;  // host:port, for messages
+    std::string tls_description;  // "TLSv1.3 TLS_AES_256_GCM_SHA384" once TLS is up
 
 private:
     void arm(Seconds timeout);
@@ -67,12 +60,12 @@ private:
     [[noreturn]] void fail(const boost::system::error_code& ec, const std::string& stage, SmtpIoError::Kind kind);
     boost::asio::awaitable<std::size_t> read_some(boost::asio::mutable_buffer buffer);
 
+    std::shared_ptr<boost::asio::ssl::context> tls_;  // outlives the stream made from it
     Stream stream_;
     boost::asio::steady_timer deadline_;
-    std::string inbox_;  // bytes read but not yet parsed
+    ReplyParser parser_;
     bool timed_out_ = false;
     unsigned generation_ = 0;  // a deadline that fired after being re-armed is ignored
-    std::function<void()> on_expired_;
 };
 
 }  // namespace haineko::smtp

@@ -107,3 +107,36 @@ std::string dot_stuffed(std::string_view message) {
 }
 
 }  // namespace haineko::smtp
+
+namespace haineko::smtp {
+
+std::optional<RawReply> ReplyParser::next() {
+    for (;;) {
+        const std::size_t eol = inbox_.find('\n');
+        if (eol == std::string::npos) {
+            if (inbox_.size() > kMaxReplyLine) throw std::runtime_error("reply line is too long");
+            return std::nullopt;
+        }
+        if (eol > kMaxReplyLine) throw std::runtime_error("reply line is too long");
+        std::string line = inbox_.substr(0, eol);
+        inbox_.erase(0, eol + 1);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const auto digit = [&](std::size_t i) { return std::isdigit(static_cast<unsigned char>(line[i])) != 0; };
+        if (line.size() < 3 || !digit(0) || !digit(1) || !digit(2) || (line.size() > 3 && line[3] != ' ' && line[3] != '-'))
+            throw std::runtime_error("not an SMTP reply: " + line.substr(0, 100));
+        const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+        if (!partial_.lines.empty() && code != partial_.code)
+            throw std::runtime_error("a reply changed its code in mid-reply: " + line.substr(0, 100));
+        partial_.code = code;
+        const bool last = line.size() == 3 || line[3] == ' ';
+        partial_.lines.push_back(std::move(line));
+        if (last) {
+            RawReply done = std::move(partial_);
+            partial_ = RawReply{};
+            return done;
+        }
+        if (partial_.lines.size() >= kMaxReplyLines) throw std::runtime_error("reply has too many lines");
+    }
+}
+
+}  // namespace haineko::smtp

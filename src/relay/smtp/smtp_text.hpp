@@ -2,6 +2,7 @@
 // dot-stuffing. Pure functions, so they are easy to test.
 #pragma once
 #include <optional>
+#include <stdexcept>
 #include <set>
 #include <string>
 #include <string_view>
@@ -33,5 +34,33 @@ std::optional<std::string> cram_md5_answer(std::string_view user, std::string_vi
 // The message for DATA: every line starting with "." gets another, then ".\r\n".
 // message must be CRLF text ending in CRLF.
 std::string dot_stuffed(std::string_view message);
+
+// One whole reply as the server sent it: its code and every line, without CRLF.
+struct RawReply {
+    int code = 0;
+    std::vector<std::string> lines;
+    bool positive() const { return code >= 200 && code < 400; }
+    bool is_2xx() const { return code >= 200 && code < 300; }
+};
+
+// Reads replies out of the bytes a server sends, in any pieces: "250-a", "250 b" make
+// one reply. Lines longer than kMaxReplyLine or replies of more than kMaxReplyLines lines
+// are protocol errors, as is a line that does not start with three digits and a space
+// or dash, or a continuation whose code differs from the first line's.
+class ReplyParser {
+public:
+    static constexpr std::size_t kMaxReplyLine = 4096;  // RFC 5321 says 512; servers say more
+    static constexpr std::size_t kMaxReplyLines = 200;
+
+    void feed(std::string_view bytes) { inbox_.append(bytes); }
+    // The next whole reply, or nullopt when more bytes are needed.
+    // Throws std::runtime_error (the reason) on a protocol error.
+    std::optional<RawReply> next();
+    bool has_buffered() const { return !inbox_.empty(); }
+
+private:
+    std::string inbox_;
+    RawReply partial_;
+};
 
 }  // namespace haineko::smtp

@@ -1,0 +1,19 @@
+// Text helpers shared by every room: UTF-8 validity and repair, and client text made
+// safe for a log line.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace haineko {
+
+bool is_valid_utf8(std::string_view s);
+
+// s with every invalid UTF-8 sequence (stray bytes, overlongs, surrogates, code points
+// past U+10FFFF, truncated sequences) replaced by U+FFFD, so that it can go into JSON.
+std::string repaired_utf8(std::string_view s);
+
+// Client-supplied text in a log line: control characters escaped, so that nothing a
+// client sends can start a line of its own in the log.
+std::string loggable(std::string_view s);
+
+}  // namespace haineko

@@ -1,0 +1,48 @@
+#include "relay/route_check.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace haineko {
+namespace {
+
+std::string names_text() {
+    std::string out;
+    for (const auto& n : mailer_names()) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+void check(const Route& route, const char* table, const Config& config, std::vector<std::string>& problems) {
+    const std::string at = std::string(table) + " route '" + route.key + "' (" + route.origin + ")";
+    const auto& names = mailer_names();
+    if (std::find(names.begin(), names.end(), route.mailer) == names.end()) {
+        problems.push_back(at + ": unknown mailer '" + route.mailer + "'; mailers are " + names_text() +
+                           " (names are case-sensitive)");
+    }
+    if (!route.auth.empty() && !config.authinfo.count(route.auth)) {
+        problems.push_back(at + ": auth '" + route.auth +
+                           "' is not in authinfo; mail on this route will fail with 530 5.7.0 until it is");
+    }
+    if (route.mailer == "File" && !route.path.empty()) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(route.path, ec))
+            problems.push_back(at + ": the File directory " + route.path + " does not exist");
+    }
+}
+
+}  // namespace
+
+const std::vector<std::string>& mailer_names() {
+    static const std::vector<std::string> names{"ESMTP",    "MX",        "Haineko",  "SendGrid", "AmazonSES", "Mandrill",
+                                                "Postmark", "Mailgun",   "Discard",  "Screen",   "File"};
+    return names;
+}
+
+std::vector<std::string> route_problems(const Config& config) {
+    std::vector<std::string> problems;
+    for (const auto& [key, route] : config.mailertable) check(route, "mailertable", config, problems);
+    for (const auto& [key, route] : config.sendermt) check(route, "sendermt", config, problems);
+    return problems;
+}
+
+}  // namespace haineko

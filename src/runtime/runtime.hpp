@@ -1,0 +1,91 @@
+// The process runtime: one event loop per core, the listeners that feed them, signals
+// (SIGTERM/SIGINT stop, SIGHUP reloads) and the drain at shutdown. Services (HTTP now,
+// SMTP later) plug in with listen(); nothing here knows a protocol.
+#pragma once
+#include <boost/asio.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace haineko {
+
+class MailerSet;
+
+// One event loop and what lives on it; only its own thread touches it.
+struct Loop {
+    boost::asio::io_context ctx{1};
+    std::unique_ptr<MailerSet> mailers;
+    bool stopping = false;
+    std::vector<std::function<void()>> on_stop;  // each service's drain, run on this loop
+    std::size_t index = 0;
+};
+
+// A listener could not be set up; the message names the address and port.
+struct ListenError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Held by a connection for its whole life: counts it against max_connections.
+class ConnectionSlot {
+public:
+    // open: the process-wide count; on_loop: the serving loop's own count.
+    ConnectionSlot(std::shared_ptr<std::atomic<std::size_t>> open, std::atomic<std::size_t>* on_loop)
+        : open_(std::move(open)), on_loop_(on_loop) {
+        ++*open_;
+        ++*on_loop_;
+    }
+    ConnectionSlot(ConnectionSlot&& other) noexcept
+        : open_(std::move(other.open_)), on_loop_(std::exchange(other.on_loop_, nullptr)) {}
+    ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+    ConnectionSlot(const ConnectionSlot&) = delete;
+    ~ConnectionSlot() {
+        if (open_) --*open_;
+        if (on_loop_) --*on_loop_;
+    }
+
+private:
+    std::shared_ptr<std::atomic<std::size_t>> open_;
+    std::atomic<std::size_t>* on_loop_;
+};
+
+using AcceptHandler = std::function<void(Loop&, boost::asio::ip::tcp::socket, ConnectionSlot)>;
+// Answers a connection over max_connections before it is closed (a short, best-effort write).
+using ShedHandler = std::function<std::string()>;
+
+class Runtime {
+public:
+    Runtime(Options options, std::shared_ptr<const Config> initial, int threads);
+    ~Runtime();
+
+    ConfigHolder& config();
+    std::vector<std::unique_ptr<Loop>>& loops();
+
+    // Binds host:port now (throws ListenError, never with SO_REUSEPORT, so a taken port is
+    // an error rather than a shared one); accepting starts with run(). Each connection
+    // goes to the loop with the fewest. Returns the bound port (for port 0).
+    unsigned short listen(const std::string& host, unsigned short port, AcceptHandler on_accept, ShedHandler shed);
+
+    // Serves until SIGTERM or SIGINT, then drains and returns 0. SIGHUP reloads.
+    // on_ready runs once every listener is bound and signals are set, before serving.
+    int run(const std::function<void()>& on_ready = {});
+
+    // The most connections served at once (max_connections, or its default).
+    std::size_t max_connections() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// max_connections when haineko.cf does not say: most of the descriptors this process may
+// open, keeping room for relay sessions, files and DNS.
+std::size_t default_max_connections();
+
+}  // namespace haineko
