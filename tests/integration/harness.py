@@ -254,15 +254,46 @@ class Haineko:
     def cleanup(self):
         shutil.rmtree(self.root, ignore_errors=True)
 
-    # ----- HTTP -----
-    def connection(self, timeout=30, via=None):
-        """via: connect to this address of the server (a listen address of 0.0.0.0 takes any)."""
-        return http.client.HTTPConnection(via or self.connect_host, self.port, timeout=timeout)
+    def log_lines(self, text=""):
+        """The lines of this server's log (its stderr) that contain text."""
+        return [line for line in self.stderr_text().splitlines() if text in line]
 
-    def request(self, method, path, body=None, headers=None, timeout=30, conn=None, via=None):
+    def wait_log(self, text, count=1, timeout=10.0):
+        """Waits until count log lines contain text; returns those lines (maybe fewer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.log_lines(text)
+            if len(lines) >= count or time.monotonic() >= deadline:
+                return lines
+            time.sleep(0.05)
+
+    def reload(self, timeout=10.0):
+        """SIGHUP, then waits for the log to say how the reload went: returns True for
+        "configuration reloaded", False for "reload failed"; raises if it says neither."""
+        done = len(self.log_lines("configuration reloaded"))
+        failed = len(self.log_lines("reload failed"))
+        self.signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.log_lines("configuration reloaded")) > done:
+                return True
+            if len(self.log_lines("reload failed")) > failed:
+                return False
+            time.sleep(0.05)
+        raise AssertionError("no reload outcome in the log %ss after SIGHUP:\n%s" % (timeout, self.stderr_text()[-2000:]))
+
+    # ----- HTTP -----
+    def connection(self, timeout=30, via=None, source=None):
+        """via: connect to this address of the server (a listen address of 0.0.0.0 takes any);
+        source: the client's own address (another 127/8 address is a client that is not
+        127.0.0.1)."""
+        return http.client.HTTPConnection(via or self.connect_host, self.port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
+
+    def request(self, method, path, body=None, headers=None, timeout=30, conn=None, via=None, source=None):
         own = conn is None
         if own:
-            conn = self.connection(timeout, via)
+            conn = self.connection(timeout, via, source)
         hdrs = {"User-Agent": "haineko-it/1.0"}
         hdrs.update(headers or {})
         if isinstance(body, str):
@@ -276,14 +307,34 @@ class Haineko:
             if own:
                 conn.close()
 
-    def submit(self, payload, headers=None, conn=None, timeout=30, via=None):
+    def submit(self, payload, headers=None, conn=None, timeout=30, via=None, source=None):
         if isinstance(payload, (dict, list)):
             body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         else:
             body = payload
         hdrs = {"Content-Type": "application/json"}
         hdrs.update(headers or {})
-        return self.request("POST", "/submit", body=body, headers=hdrs, conn=conn, timeout=timeout, via=via)
+        return self.request("POST", "/submit", body=body, headers=hdrs, conn=conn, timeout=timeout, via=via,
+                            source=source)
+
+
+def strict_json(data):
+    """Parses bytes as RFC 8259 JSON: valid UTF-8, and no NaN or Infinity (which Python's
+    json module would accept); raises ValueError otherwise."""
+    def refuse(name):
+        raise ValueError("not JSON: %s" % name)
+    return json.loads(data.decode("utf-8"), parse_constant=refuse)
+
+
+def setup_tree(test, name="tree"):
+    """`hainekoctl setup` into a new temporary directory (removed after the test); its path."""
+    parent = tempfile.mkdtemp(prefix="haineko-tree-")
+    test.addCleanup(shutil.rmtree, parent, True)
+    dest = os.path.join(parent, name)
+    proc = run_ctl("setup", "--dest", dest)
+    if proc.returncode != 0:
+        raise AssertionError("hainekoctl setup failed: %s" % proc.stderr)
+    return dest
 
 
 def raw_exchange(host, port, data, timeout=10.0, read_limit=1 << 20):

@@ -19,6 +19,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import socketserver
 import tempfile
 import threading
 import time
@@ -28,10 +29,19 @@ from harness import free_port
 try:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import SMTP, AuthResult
-except ImportError:  # pragma: no cover
+    _AIOSMTPD_MISSING = None
+except ImportError as _e:  # pragma: no cover
     Controller = None
     SMTP = object
     AuthResult = None
+    _AIOSMTPD_MISSING = _e
+
+
+def require_aiosmtpd():
+    """A test that needs aiosmtpd fails (never skips) when it is missing."""
+    if _AIOSMTPD_MISSING is not None:
+        raise RuntimeError("python3-aiosmtpd is needed by this test and is not installed (%s); "
+                           "apt-get install python3-aiosmtpd" % _AIOSMTPD_MISSING)
 
 logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
@@ -184,11 +194,16 @@ class SinkMessage:
 
 
 class SmtpSink:
-    """Postfix's smtp-sink on a free port, dumping every transaction into a directory."""
+    """Postfix's smtp-sink on a free port, dumping every transaction into a directory.
 
-    def __init__(self, options=(), hostname=None):
+    listen: the address to listen on (another 127/8 address lets two sinks share a port);
+    port: a given port (one try) instead of a free one."""
+
+    def __init__(self, options=(), hostname=None, listen="127.0.0.1", port=None):
         self.options = list(options)
         self.hostname = hostname
+        self.listen = listen
+        self.fixed_port = port
         self.dir = None
         self.port = None
         self.proc = None
@@ -196,21 +211,21 @@ class SmtpSink:
     def start(self):
         self.dir = tempfile.mkdtemp(prefix="haineko-sink-")
         os.chmod(self.dir, 0o777)
-        for _ in range(5):
-            self.port = free_port()
+        for _ in range(1 if self.fixed_port else 5):
+            self.port = self.fixed_port or free_port()
             cmd = [SMTP_SINK]
             if os.geteuid() == 0:
                 cmd += ["-u", "nobody"]
             if self.hostname:
                 cmd += ["-h", self.hostname]
-            cmd += ["-d", os.path.join(self.dir, "m."), *self.options, "127.0.0.1:%d" % self.port, "100"]
+            cmd += ["-d", os.path.join(self.dir, "m."), *self.options, "%s:%d" % (self.listen, self.port), "100"]
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
-            if wait_for(lambda: self.proc.poll() is not None or smtp_greeting_ok(self.port), 5) and \
+            if wait_for(lambda: self.proc.poll() is not None or smtp_greeting_ok(self.port, self.listen), 5) and \
                     self.proc.poll() is None:
                 return self
             self.stop()
-        raise RuntimeError("smtp-sink did not start")
+        raise RuntimeError("smtp-sink did not start on %s:%s" % (self.listen, self.port))
 
     def files(self):
         return sorted(glob.glob(os.path.join(self.dir, "m.*")), key=os.path.getmtime)
@@ -347,8 +362,7 @@ class AioPeer:
 
     def __init__(self, tls=None, implicit=None, users=None, auth_require_tls=True, extra_ehlo=(),
                  rcpt_hook=None, drop_in_data=None, data_reply=None, hostname="peer.example.net"):
-        if Controller is None:
-            raise RuntimeError("python3-aiosmtpd is not installed")
+        require_aiosmtpd()
         self.lock = threading.Lock()
         self.tls = tls
         self.implicit = implicit
@@ -478,6 +492,143 @@ class StallListener:
         for c in self.accepted:
             c.close()
         self.sock.close()
+
+
+# ----------------------------------------------------------------------------- scripted SMTP
+
+class ScriptedSmtpPeer:
+    """An SMTP server that answers from a table of canned replies, one per stage, so that
+    it can misbehave where aiosmtpd cannot (the greeting, STARTTLS, the end of DATA).
+
+    replies: {stage: reply} over DEFAULT_REPLIES; a reply is its text without the final
+    CRLF (CRLF between the lines of a multi-line one). Stages: greeting, EHLO, HELO,
+    STARTTLS, AUTH (the AUTH command), AUTH-USER and AUTH-PASS (the two lines of AUTH
+    LOGIN after a 334), MAIL, RCPT, DATA, DOT (the reply to the end of the data), RSET,
+    QUIT, NOOP, other. EHLO is made from ehlo_keywords unless replies names it.
+    tls: a server SSLContext; a 220 to STARTTLS then starts TLS.
+    The OS picks the port (bind to port 0), so there is no race for it.
+    """
+
+    DEFAULT_REPLIES = {
+        "greeting": "220 scripted.example.net ESMTP",
+        "HELO": "250 scripted.example.net",
+        "STARTTLS": "220 2.0.0 Ready to start TLS",
+        "AUTH": "334 VXNlcm5hbWU6",
+        "AUTH-USER": "334 UGFzc3dvcmQ6",
+        "AUTH-PASS": "235 2.7.0 Authentication successful",
+        "MAIL": "250 2.1.0 Ok",
+        "RCPT": "250 2.1.5 Ok",
+        "DATA": "354 End data with <CR><LF>.<CR><LF>",
+        "DOT": "250 2.0.0 Ok: queued as SCRIPTED",
+        "RSET": "250 2.0.0 Ok",
+        "QUIT": "221 2.0.0 Bye",
+        "NOOP": "250 2.0.0 Ok",
+        "other": "502 5.5.2 Error: command not recognized",
+    }
+    VERBS = ("EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "QUIT", "NOOP")
+
+    def __init__(self, replies=None, ehlo_keywords=("8BITMIME", "ENHANCEDSTATUSCODES"), tls=None):
+        self.replies = dict(self.DEFAULT_REPLIES)
+        self.replies["EHLO"] = "\r\n".join(
+            ["250-scripted.example.net"] + ["250-" + k for k in ehlo_keywords[:-1]] +
+            ["250 " + ehlo_keywords[-1]] if ehlo_keywords else ["250 scripted.example.net"])
+        self.replies.update(replies or {})
+        self.tls = tls
+        self.lock = threading.Lock()
+        self.commands = []   # (stage, line as received, over_tls)
+        self.messages = []   # the data of each transaction that reached its final dot
+        self.connections = 0
+        peer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            timeout = 60
+
+            def handle(self):
+                peer._session(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = False
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = None
+
+    def start(self):
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _record(self, stage, line, over_tls):
+        with self.lock:
+            self.commands.append((stage, line, over_tls))
+
+    def stages(self):
+        with self.lock:
+            return [c[0] for c in self.commands]
+
+    def _session(self, sock):
+        with self.lock:
+            self.connections += 1
+        sock.settimeout(60)
+        over_tls = False
+        reader = sock.makefile("rb")
+
+        def send(reply):
+            sock.sendall(reply.encode("utf-8") + b"\r\n")
+
+        try:
+            send(self.replies["greeting"])
+            while True:
+                line = reader.readline(65536)
+                if not line:
+                    return
+                text = line.rstrip(b"\r\n").decode("utf-8", "replace")
+                verb = text.split(" ", 1)[0].upper()
+                stage = verb if verb in self.VERBS else "other"
+                self._record(stage, text, over_tls)
+                reply = self.replies[stage]
+                send(reply)
+                if stage == "QUIT":
+                    return
+                if stage == "STARTTLS" and reply.startswith("220") and self.tls is not None:
+                    reader.close()
+                    sock = self.tls.wrap_socket(sock, server_side=True)
+                    over_tls = True
+                    reader = sock.makefile("rb")
+                elif stage == "AUTH" and reply.startswith("334") and text.upper().startswith("AUTH LOGIN"):
+                    for step in ("AUTH-USER", "AUTH-PASS"):
+                        answer = reader.readline(65536)
+                        if not answer:
+                            return
+                        self._record(step, answer.rstrip(b"\r\n").decode("utf-8", "replace"), over_tls)
+                        send(self.replies[step])
+                        if not self.replies[step].startswith("334"):
+                            break
+                elif stage == "DATA" and reply.startswith("354"):
+                    data = []
+                    while True:
+                        chunk = reader.readline(1 << 20)
+                        if not chunk:
+                            return
+                        if chunk == b".\r\n":
+                            break
+                        data.append(chunk[1:] if chunk.startswith(b"..") else chunk)
+                    with self.lock:
+                        self.messages.append(b"".join(data))
+                    self._record("DOT", ".", over_tls)
+                    send(self.replies["DOT"])
+        except (OSError, ssl.SSLError):
+            return
+        finally:
+            try:
+                sock.close()
+            except OSError:
+                pass
 
 
 # ----------------------------------------------------------------------------- dnsmasq
