@@ -318,6 +318,49 @@ class Haineko:
                             source=source)
 
 
+def answering(port, timeout=10.0, host="127.0.0.1"):
+    """The status of GET / on host:port once something answers it, or None after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=2)
+            try:
+                conn.request("GET", "/")
+                return conn.getresponse().status
+            finally:
+                conn.close()
+        except OSError:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)
+
+
+def pid_alive(pid):
+    """True while a process with this pid exists (a zombie counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def pid_gone(pid, timeout=10.0):
+    """Waits until pid no longer runs; True if it went within timeout."""
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def kill_quietly(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 def strict_json(data):
     """Parses bytes as RFC 8259 JSON: valid UTF-8, and no NaN or Infinity (which Python's
     json module would accept); raises ValueError otherwise."""

@@ -1,16 +1,13 @@
 """hainekoctl setup, start/status/stop/restart with a pid file, help and usage errors."""
 
 import glob
-import http.client
 import os
 import shutil
-import signal
 import stat
 import tempfile
-import time
 import unittest
 
-from harness import HainekoTestCase, Haineko, free_port, run_ctl
+from harness import HainekoTestCase, Haineko, answering, free_port, kill_quietly, pid_gone, run_ctl
 
 SETUP_FILES = ("haineko.cf", "mailertable", "sendermt", "authinfo", "relayhosts", "recipients", "password")
 SECRET_FILES = ("authinfo", "password")
@@ -87,35 +84,6 @@ class Setup(HainekoTestCase):
 class Daemon(HainekoTestCase):
     start_server = False
 
-    def wait_answering(self, port, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/")
-                status = conn.getresponse().status
-                conn.close()
-                return status
-            except OSError:
-                time.sleep(0.1)
-        return None
-
-    def kill_if_running(self, pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-    def gone(self, pid, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.1)
-        return False
-
     def start_daemon(self):
         root = tempdir(self)
         self.assertEqual(run_ctl("setup", "--dest", root).returncode, 0)
@@ -130,7 +98,7 @@ class Daemon(HainekoTestCase):
         if os.path.exists(pid_file):
             with open(pid_file) as f:
                 pid = int(f.read().strip())
-            self.addCleanup(self.kill_if_running, pid)
+            self.addCleanup(kill_quietly, pid)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIsNotNone(pid, "no pid file")
         os.kill(pid, 0)
@@ -138,14 +106,14 @@ class Daemon(HainekoTestCase):
 
     def test_start_prints_the_pid(self):
         proc, pid, pid_file, log_file, port, env, flags = self.start_daemon()
-        self.assertEqual(self.wait_answering(port), 200)
+        self.assertEqual(answering(port), 200)
         self.assertRegex(proc.stdout, r"\b%d\b" % pid, "start printed no pid: %r" % proc.stdout)
         self.assertEqual(run_ctl("stop", "--pid-file", pid_file, env=env, timeout=60).returncode, 0)
-        self.assertTrue(self.gone(pid))
+        self.assertTrue(pid_gone(pid))
 
     def test_start_status_stop_restart(self):
         proc, pid, pid_file, log_file, port, env, flags = self.start_daemon()
-        self.assertEqual(self.wait_answering(port), 200)
+        self.assertEqual(answering(port), 200)
 
         proc = run_ctl("status", "--pid-file", pid_file, env=env)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
@@ -157,17 +125,17 @@ class Daemon(HainekoTestCase):
 
         proc = run_ctl("restart", *flags, env=env, timeout=60)
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertTrue(self.gone(pid), "restart left the old server running")
+        self.assertTrue(pid_gone(pid), "restart left the old server running")
         with open(pid_file) as f:
             new_pid = int(f.read().strip())
-        self.addCleanup(self.kill_if_running, new_pid)
+        self.addCleanup(kill_quietly, new_pid)
         self.assertNotEqual(new_pid, pid)
-        self.assertEqual(self.wait_answering(port), 200)
+        self.assertEqual(answering(port), 200)
 
         proc = run_ctl("stop", "--pid-file", pid_file, env=env, timeout=60)
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertTrue(self.gone(new_pid, 2), "stop returned but the server runs")
-        self.assertIsNone(self.wait_answering(port, timeout=1))
+        self.assertTrue(pid_gone(new_pid, 2), "stop returned but the server runs")
+        self.assertIsNone(answering(port, timeout=1))
 
         proc = run_ctl("status", "--pid-file", pid_file, env=env)
         self.assertEqual(proc.returncode, 3, proc.stdout + proc.stderr)
