@@ -12,6 +12,7 @@ import glob
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -316,6 +317,31 @@ class Haineko:
         hdrs.update(headers or {})
         return self.request("POST", "/submit", body=body, headers=hdrs, conn=conn, timeout=timeout, via=via,
                             source=source)
+
+
+def run_broken(test, *args, env=None, timeout=10, cwd=None):
+    """Runs hainekoctl expecting it to exit (a broken setup); fails the test if it keeps
+    running (it started serving) instead. Returns the CompletedProcess."""
+    try:
+        return run_ctl(*args, env=env, timeout=timeout, cwd=cwd)
+    except subprocess.TimeoutExpired as e:
+        test.fail("hainekoctl %s kept running with a broken configuration: %s" % (" ".join(args), e))
+
+
+class ConfigErrorAssertions:
+    """For unittest.TestCase subclasses: what a broken configuration must look like."""
+
+    def assert_one_line_error(self, proc, path, line=None):
+        """Exit status 2 and one line on stderr naming path:LINE (line, when given)."""
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        lines = [l for l in proc.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, proc.stderr)
+        self.assertIn(path, lines[0])
+        m = re.search(re.escape(path) + r":(\d+)", lines[0])
+        self.assertIsNotNone(m, "no line number after the file name: %r" % lines[0])
+        if line is not None:
+            self.assertEqual(int(m.group(1)), line, lines[0])
+        return lines[0]
 
 
 def answering(port, timeout=10.0, host="127.0.0.1"):

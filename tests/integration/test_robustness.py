@@ -4,15 +4,14 @@ broken configuration."""
 import http.client
 import json
 import os
-import re
 import signal
 import socket
 import threading
 import time
 import unittest
 
-from harness import (HOSTNAME, HainekoTestCase, Haineko, Response, free_port, message, parse_raw_response,
-                     raw_exchange, run_ctl)
+from harness import (HOSTNAME, ConfigErrorAssertions, HainekoTestCase, Haineko, Response, free_port, message,
+                     parse_raw_response, raw_exchange, run_broken, run_ctl)
 
 MALFORMED = [
     b"",
@@ -458,26 +457,13 @@ class Signals(HainekoTestCase):
         self.assertEqual(srv.proc.wait(10), 0)
 
 
-class StartupErrors(unittest.TestCase):
+class StartupErrors(ConfigErrorAssertions, unittest.TestCase):
     def run_broken(self, files, args=()):
         srv = Haineko(etc=files)
         self.addCleanup(srv.cleanup)
-        try:
-            proc = run_ctl("run", "-o", "127.0.0.1", "-p", str(free_port()), *args,
-                           env={"HAINEKO_ROOT": srv.root}, timeout=10)
-        except Exception as e:  # subprocess.TimeoutExpired: it started serving
-            self.fail("hainekoctl kept running with a broken configuration: %s" % e)
+        proc = run_broken(self, "run", "-o", "127.0.0.1", "-p", str(free_port()), *args,
+                          env={"HAINEKO_ROOT": srv.root})
         return srv, proc
-
-    def assert_one_line_error(self, proc, path, line=None):
-        self.assertEqual(proc.returncode, 2, proc.stderr)
-        lines = [l for l in proc.stderr.splitlines() if l.strip()]
-        self.assertEqual(len(lines), 1, proc.stderr)
-        self.assertIn(path, lines[0])
-        m = re.search(re.escape(path) + r":(\d+)", lines[0])
-        self.assertIsNotNone(m, "no line number after the file name: %r" % lines[0])
-        if line is not None:
-            self.assertEqual(int(m.group(1)), line, lines[0])
 
     def test_yaml_syntax_error_in_haineko_cf(self):
         srv, proc = self.run_broken({"haineko.cf": "smtpd:\n  hostname: 'x.example'\n  max_workers: [1, 2\n"})
