@@ -664,8 +664,8 @@ class Dnsmasq:
                    "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
                    "--user=" + user, "--pid-file=" + os.path.join(self.dir, "pid"), "--cache-size=0",
                    "--local=/test/", *self.records]
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=open(os.path.join(self.dir, "log"), "ab"))
+            with open(os.path.join(self.dir, "log"), "ab") as log:
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
             if wait_for(lambda: self.proc.poll() is not None or dns_query(self.port, "probe.test", 1, 0.2), 5) and \
                     self.proc.poll() is None:
                 return self
