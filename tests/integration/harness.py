@@ -187,6 +187,16 @@ class Haineko:
                 out.append((path, raw, msg))
         return out
 
+    def messages_to(self, rcpt):
+        """The parsed messages in the outbox whose To is rcpt."""
+        out = []
+        for path in self.eml_files():
+            with open(path, "rb") as f:
+                msg = email.message_from_bytes(f.read(), policy=email.policy.default)
+            if str(msg["To"]) == rcpt:
+                out.append(msg)
+        return out
+
     def stderr_text(self):
         try:
             with open(self.stderr_path, "rb") as f:
