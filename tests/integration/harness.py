@@ -434,6 +434,12 @@ def raw_exchange(host, port, data, timeout=10.0, read_limit=1 << 20):
         return b"".join(chunks)
 
 
+def header_lines(raw):
+    """The physical lines of a message's or an HTTP answer's header section (without CRLF)."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    return head.split(b"\r\n")
+
+
 def parse_raw_response(data):
     """Parses one HTTP/1.x response out of raw bytes: (status, headers dict lower-case, body)."""
     head, _, body = data.partition(b"\r\n\r\n")

@@ -6,7 +6,7 @@ import re
 import time
 import unittest
 
-from harness import HOSTNAME, HainekoTestCase, message
+from harness import HOSTNAME, HainekoTestCase, header_lines, message
 
 USER_AGENT = "haineko-it-message/2.0 (integration)"
 
@@ -15,12 +15,6 @@ def body_text(msg):
     """The decoded body with CRLF turned into LF and the one final line break removed."""
     text = msg.get_content().replace("\r\n", "\n")
     return text[:-1] if text.endswith("\n") else text
-
-
-def header_lines(raw):
-    """The physical lines of the header section (without CRLF)."""
-    head = raw.split(b"\r\n\r\n", 1)[0]
-    return head.split(b"\r\n")
 
 
 def field_lines(raw, name):
