@@ -39,11 +39,11 @@ struct World {
         const std::string proxies = "    trusted_proxies: ['127.0.0.1', '10.0.0.0/8']\n";
         plain = fuzz::load_fixed_config(root, proxies, true, false);
         auth = fuzz::load_fixed_config(root, proxies, true, true);
-        mailers = std::make_unique<MailerSet>(ctx.get_executor(), 1, std::vector<std::string>{});
+        mailers = std::make_unique<MailerSet>(ctx.get_executor(), 1, *plain);
     }
 };
 
-void check_answer(const Response& res, bool known_bad_utf8) {
+void check_answer(const Response& res) {
     static const std::set<unsigned> statuses{200, 400, 401, 403, 404, 405, 413, 431, 500};
     FUZZ_CHECK(statuses.count(res.result_int()), "answer status outside the contract's");
     FUZZ_CHECK(res[http::field::content_type].starts_with("application/json"), "answer is not application/json");
@@ -52,9 +52,6 @@ void check_answer(const Response& res, bool known_bad_utf8) {
                "Content-Length does not match the body");
     if (res.result() == http::status::unauthorized)
         FUZZ_CHECK(res[http::field::www_authenticate].starts_with("Basic"), "401 without WWW-Authenticate");
-    // KNOWN-ISSUE: invalid UTF-8 in User-Agent or Referer is echoed into the answer
-    // ("useragent", "referer"), which then is not JSON. Remove this exception when fixed.
-    if (known_bad_utf8 && fuzz::skip_known_issues()) return;
     FUZZ_CHECK(fuzz::is_valid_utf8(res.body()), "answer is not valid UTF-8");
     json::error_code ec;
     json::value v = json::parse(res.body(), ec);
@@ -62,10 +59,12 @@ void check_answer(const Response& res, bool known_bad_utf8) {
     FUZZ_CHECK(v.is_object() || v.is_array(), "answer is neither an object nor an array");
 }
 
-// What the server writes for a request it could not read whole (refuse_after_error).
-void check_refusal(http::status status, std::string_view name, const Peer& peer) {
-    Response res = error_response(status, "http", name, peer, 11, false);
-    check_answer(res, false);
+// What the server writes for a request it could not read whole (refuse_after_error), with
+// the session facts of what was read.
+void check_refusal(http::status status, std::string_view name, const http::request_parser<http::string_body>& parser,
+                   const Peer& peer, const Config& config) {
+    Response res = error_response(status, "http", name, client_facts(parser.get(), peer, config), 11, false);
+    check_answer(res);
 }
 
 }  // namespace
@@ -98,29 +97,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (parser.is_header_done() && !length_checked) {
                 length_checked = true;
                 if (auto length = parser.content_length(); length && *length > cfg->request_body_limit()) {
-                    check_refusal(http::status::payload_too_large, "payload-too-large", peer);
+                    check_refusal(http::status::payload_too_large, "payload-too-large", parser, peer, *cfg);
                     return 0;
                 }
             }
         }
         if (ec == http::error::header_limit) {
-            check_refusal(http::status::request_header_fields_too_large, "header-too-large", peer);
+            check_refusal(http::status::request_header_fields_too_large, "header-too-large", parser, peer, *cfg);
             return 0;
         }
         if (ec == http::error::body_limit) {
-            check_refusal(http::status::payload_too_large, "payload-too-large", peer);
+            check_refusal(http::status::payload_too_large, "payload-too-large", parser, peer, *cfg);
             return 0;
         }
         if (ec) {
-            check_refusal(http::status::bad_request, "bad-request", peer);
+            check_refusal(http::status::bad_request, "bad-request", parser, peer, *cfg);
             return 0;
         }
         if (!parser.is_done()) return 0;  // a partial request: the server would wait, then time out
         rest.remove_prefix(used);
 
         Request request = parser.release();
-        const bool known_bad_utf8 = !fuzz::is_valid_utf8(request[http::field::user_agent]) ||
-                                    !fuzz::is_valid_utf8(request[http::field::referer]);
         std::optional<Response> answer;
         asio::co_spawn(world.ctx, handle_request(request, peer, cfg, *world.mailers),
                        [&](std::exception_ptr e, Response res) {
@@ -131,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         while (!answer && world.ctx.run_one()) {
         }
         FUZZ_CHECK(answer.has_value(), "handle_request did not finish");
-        check_answer(*answer, known_bad_utf8);
+        check_answer(*answer);
         if (!answer->keep_alive()) break;
     }
     return 0;

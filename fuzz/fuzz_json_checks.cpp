@@ -133,10 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(is_valid_ehlo(s.ehlo), "accepted EHLO is not valid");
         FUZZ_CHECK(!has_non_ascii(s.mail) && is_email_address(s.mail), "accepted sender is not an ASCII address");
         FUZZ_CHECK(s.mail.find_first_of("\r\n") == std::string::npos, "accepted sender has CR or LF");
-        // KNOWN-ISSUE: a domain literal may hold '<' or '>' ("s@[<x>]") and is accepted.
-        // Remove this exception when fixed.
-        if (!(s.mail.ends_with("]") && fuzz::skip_known_issues()))
-            FUZZ_CHECK(s.mail.find_first_of("<>") == std::string::npos, "accepted sender has < or >");
+        FUZZ_CHECK(s.mail.find_first_of("<>") == std::string::npos, "accepted sender has < or >");
         FUZZ_CHECK(!s.body.empty(), "accepted empty body");
         FUZZ_CHECK(!s.header.subject.empty(), "accepted empty subject");
         FUZZ_CHECK(one_line(s.header.subject) && one_line(s.header.from) && one_line(s.header.replyto),

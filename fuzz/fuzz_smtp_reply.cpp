@@ -1,6 +1,7 @@
-// What an SMTP server says, read by the relay: parse_smtp_reply over reply lines,
-// parse_ehlo over an EHLO answer, the CRAM-MD5 answer to a challenge; and dot_stuffed, which
-// must never let a line of the message end the DATA early.
+// What an SMTP server says, read by the relay: ReplyParser over the bytes as they arrive
+// (whole or in pieces, the same replies), parse_smtp_reply over reply lines, parse_ehlo
+// over an EHLO answer, the CRAM-MD5 answer to a challenge; and dot_stuffed, which must
+// never let a line of the message end the DATA early.
 //
 // The input is split at LF into lines (a CR before the LF stays, as it would arrive); the
 // first byte picks the command the reply answers.
@@ -32,6 +33,46 @@ std::vector<std::string> split_lf(std::string_view text) {
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+struct Parsed {
+    std::vector<smtp::RawReply> replies;
+    bool failed = false;  // a protocol error (std::runtime_error); nothing else may escape
+};
+
+// Feeds the bytes in pieces of `piece` octets (0: all at once), taking every whole reply
+// after each piece, as the connection does.
+Parsed read_replies(std::string_view bytes, size_t piece) {
+    Parsed out;
+    smtp::ReplyParser parser;
+    try {
+        size_t pos = 0;
+        do {
+            size_t n = piece == 0 ? bytes.size() : std::min(piece, bytes.size() - pos);
+            parser.feed(bytes.substr(pos, n));
+            pos += n;
+            while (auto reply = parser.next()) out.replies.push_back(std::move(*reply));
+        } while (pos < bytes.size());
+    } catch (const std::runtime_error&) {
+        out.failed = true;
+    }
+    return out;
+}
+
+void check_raw_reply(const smtp::RawReply& r) {
+    FUZZ_CHECK(r.code >= 0 && r.code <= 999, "reply code out of range");
+    FUZZ_CHECK(!r.lines.empty() && r.lines.size() <= smtp::ReplyParser::kMaxReplyLines, "reply line count");
+    for (size_t i = 0; i < r.lines.size(); ++i) {
+        const std::string& l = r.lines[i];
+        FUZZ_CHECK(l.size() >= 3 && l.size() <= smtp::ReplyParser::kMaxReplyLine, "reply line length");
+        FUZZ_CHECK(l.find('\n') == std::string::npos, "LF kept in a reply line");
+        FUZZ_CHECK((l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0') == r.code, "a line with another code");
+        const bool last = i + 1 == r.lines.size();
+        FUZZ_CHECK(last ? (l.size() == 3 || l[3] == ' ') : (l.size() > 3 && l[3] == '-'), "continuation marks");
+    }
+    // The relay's reading of the same lines keeps their code.
+    Reply parsed = parse_smtp_reply("DATA", r.lines);
+    FUZZ_CHECK(parsed.code == r.code, "parse_smtp_reply reads another code");
+}
 
 // "X.Y.Z": class 2-5, subject and detail 1-3 digits each.
 bool is_enhanced_code(std::string_view s) {
@@ -92,6 +133,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string command = commands[data[0] % (sizeof commands / sizeof commands[0])];
     const std::string_view text = fuzz::as_text(data + 1, size - 1);
     const auto lines = split_lf(text);
+
+    // The wire parser: the same replies whichever way the bytes arrive.
+    const Parsed whole = read_replies(text, 0);
+    const Parsed pieces = read_replies(text, 1 + (data[0] % 7) * 3);
+    FUZZ_CHECK(whole.failed == pieces.failed, "a protocol error depends on how the bytes arrive");
+    FUZZ_CHECK(whole.replies.size() == pieces.replies.size(), "the replies depend on how the bytes arrive");
+    for (size_t i = 0; i < whole.replies.size(); ++i) {
+        FUZZ_CHECK(whole.replies[i].code == pieces.replies[i].code && whole.replies[i].lines == pieces.replies[i].lines,
+                   "a reply depends on how the bytes arrive");
+        check_raw_reply(whole.replies[i]);
+    }
 
     Reply r = parse_smtp_reply(command, lines);
     FUZZ_CHECK(r.code_is_text, "a relay's reply code is not kept as text");

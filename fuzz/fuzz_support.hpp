@@ -30,9 +30,11 @@
 
 namespace haineko::fuzz {
 
-// The skips marked KNOWN-ISSUE in the targets let long runs get past problems that are
-// being fixed. HAINEKO_FUZZ_STRICT=1 turns them all off: a fix is done when the target
-// passes with it.
+// A skip in a target for a problem that is being fixed is written
+//     if (!(condition && fuzz::skip_known_issues())) FUZZ_CHECK(...);
+// with a "KNOWN-ISSUE: ... remove when fixed" comment, so that long runs get past it;
+// HAINEKO_FUZZ_STRICT=1 turns every skip off, and a fix is done when the target passes
+// with it. No skip is in use now: the problems of the first runs are fixed.
 inline bool skip_known_issues() {
     static const bool skip = [] {
         const char* strict = std::getenv("HAINEKO_FUZZ_STRICT");

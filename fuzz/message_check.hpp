@@ -82,13 +82,7 @@ inline std::optional<std::string> message_problem(std::string_view msg, const Su
                                                                   : std::string_view();
         const std::string kept_addr = angle_addr_of(value_in);
         if (has_non_ascii(line) && !has_non_ascii(kept_addr)) return "a non-ASCII byte in the " + current + " field";
-        if (line.size() > 998) {
-            // KNOWN-ISSUE: address_field() writes a display name's angle-addr as one
-            // unfoldable piece, so an address of more than ~900 octets in From/Reply-To
-            // makes a line over 998 octets. Remove this exception when fixed.
-            if (kept_addr.size() <= 900 || !skip_known_issues())
-                return "header line of " + std::to_string(line.size()) + " octets in " + current;
-        }
+        if (line.size() > 998) return "header line of " + std::to_string(line.size()) + " octets in " + current;
     }
     auto expected = expected_header_names(s);
     if (names != expected) {
