@@ -262,9 +262,7 @@ int help(CLI::App& app, const std::string& topic) {
         return kUsageError;
     }
     std::cout << app.get_description() << "\n\nUsage: hainekoctl COMMAND [OPTIONS]\n";
-    for (auto* sub : app.get_subcommands({})) {
-        std::cout << "\n" << sub->help(sub->get_name());
-    }
+    for (auto* sub : app.get_subcommands({})) std::cout << "\n" << sub->help();
     std::cout << "\nEnvironment: HAINEKO_ROOT (the root; default the working directory), HAINEKO_CONF, HAINEKO_AUTH,\n"
                  "HAINEKO_DEBUG. Exit status: 0 ok, 1 failed, 2 bad usage or configuration, 3 not running.\n";
     return 0;

@@ -122,6 +122,8 @@ Route parse_route(const std::string& file, const std::string& key, const YAML::N
     Route route;
     route.key = key;
     route.origin = where(file, node);
+    route.mailer_origin = r.has("mailer") ? where(file, r.node("mailer")) : route.origin;
+    route.auth_origin = r.has("auth") ? where(file, r.node("auth")) : route.origin;
     route.mailer = r.text("mailer", "ESMTP");
     if (!route.mailer.empty() && route.mailer[0] == '/') {
         route.path = route.mailer;
@@ -442,9 +444,14 @@ std::string helo_name_for(const std::string& hostname) {
     return hostname + ".localdomain";
 }
 
+// The top-level node_id key (or, where every other setting lives, smtpd.node_id).
 std::string node_id_for(const Config& config, const YAML::Node& doc, const std::string& file) {
-    if (doc.IsMap() && doc["node_id"] && !doc["node_id"].IsNull()) {
-        YAML::Node n = doc["node_id"];
+    auto present = [](const YAML::Node& map, const char* key) {
+        return map.IsMap() && map[key] && !map[key].IsNull();
+    };
+    const bool top = present(doc, "node_id");
+    if (top || (doc.IsMap() && present(doc["smtpd"], "node_id"))) {
+        const YAML::Node n = top ? doc["node_id"] : doc["smtpd"]["node_id"];
         if (!n.IsScalar() || n.Scalar().empty()) throw ConfigError(file, line_of(n), "node_id must be a non-empty string");
         for (unsigned char c : n.Scalar())
             if (c <= 0x20 || c == ',' || c >= 0x7f)

@@ -36,6 +36,8 @@ struct NumberSetting {
 struct Route {
     std::string key = "(built-in default)";  // the table entry it came from
     std::string origin;                      // "FILE:LINE" of that entry, for messages
+    std::string mailer_origin;               // "FILE:LINE" of its mailer key (or of the entry)
+    std::string auth_origin;                 // "FILE:LINE" of its auth key (or of the entry)
     std::string mailer = "ESMTP";
     std::string host = "127.0.0.1";
     int port = 25;

@@ -1,5 +1,8 @@
 #include "core/text.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 namespace haineko {
 namespace {
 
@@ -30,10 +33,22 @@ std::size_t valid_sequence_at(std::string_view s, std::size_t i) {
     return len;
 }
 
+// The length of the ASCII prefix of s, eight bytes at a time.
+std::size_t ascii_prefix(std::string_view s) {
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, s.data() + i, 8);
+        if (word & 0x8080808080808080ULL) break;
+    }
+    while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+    return i;
+}
+
 }  // namespace
 
 bool is_valid_utf8(std::string_view s) {
-    for (std::size_t i = 0; i < s.size();) {
+    for (std::size_t i = ascii_prefix(s); i < s.size();) {
         std::size_t n = valid_sequence_at(s, i);
         if (n == 0) return false;
         i += n;
@@ -42,6 +57,7 @@ bool is_valid_utf8(std::string_view s) {
 }
 
 std::string repaired_utf8(std::string_view s) {
+    if (ascii_prefix(s) == s.size()) return std::string(s);
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size();) {

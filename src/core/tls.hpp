@@ -6,20 +6,26 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace haineko {
 
-// One loop's contexts by CA file. A reload forgets them, so that a changed CA file (or
-// a renewed one under the same name) is read again; connections already open keep theirs.
+// The process's contexts by CA file, shared by every loop (an SSL_CTX may make
+// connections on several threads). Loading the trust store takes milliseconds, so
+// preload() does it off the loops at start and at each reload; a reload replaces the
+// contexts, and connections already open keep theirs.
 class TlsContexts {
 public:
-    // The context for ca_file ("" for the system store alone). A CA file that cannot be
-    // loaded is logged, and the system store alone is used.
+    // The context for ca_file ("" for the system store alone), made now if it was not
+    // preloaded. A CA file that cannot be loaded is logged, and the system store is used.
     std::shared_ptr<boost::asio::ssl::context> client(const std::string& ca_file);
-    void forget() { contexts_.clear(); }
+    // Makes the contexts for the system store and for ca_file, then puts them in place of
+    // the old ones.
+    void preload(const std::string& ca_file);
 
 private:
+    std::mutex mutex_;
     std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> contexts_;
 };
 

@@ -14,9 +14,9 @@ boost::json::parse_options strict_options() {
     return opt;
 }
 
-std::optional<boost::json::value> parse_strict(std::string_view text) {
+std::optional<boost::json::value> parse_strict(std::string_view text, boost::json::storage_ptr storage) {
     boost::system::error_code ec;
-    auto v = boost::json::parse(text, ec, {}, strict_options());
+    auto v = boost::json::parse(text, ec, std::move(storage), strict_options());
     if (ec) return std::nullopt;
     return v;
 }
@@ -114,9 +114,9 @@ std::string json_error_position(std::string_view text) {
     return "line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + ec.message();
 }
 
-std::optional<boost::json::value> parse_request_json(std::string_view text) {
-    if (auto strict = parse_strict(text)) return strict;
-    return parse_strict(relaxed_to_strict(text));
+std::optional<boost::json::value> parse_request_json(std::string_view text, boost::json::storage_ptr storage) {
+    if (auto strict = parse_strict(text, storage)) return strict;
+    return parse_strict(relaxed_to_strict(text), std::move(storage));
 }
 
 }  // namespace haineko

@@ -12,7 +12,9 @@ constexpr int kMaxJsonDepth = 32;
 
 // nullopt when the text is neither strict nor relaxed JSON, nests deeper than
 // kMaxJsonDepth, or holds invalid UTF-8.
-std::optional<boost::json::value> parse_request_json(std::string_view text);
+// storage: where the value's memory comes from (a stack buffer for a request that lives
+// only while it is checked).
+std::optional<boost::json::value> parse_request_json(std::string_view text, boost::json::storage_ptr storage = {});
 
 // Where the text stops being JSON, for the log: "line 3, column 7: syntax error" (the
 // strict parser's view; the relaxed rewrite moves offsets). Empty when it is JSON.

@@ -57,9 +57,10 @@ EncodedBody encode_body(const std::string& utf8_body, const std::string& request
 
 std::string make_message_id(const Submission& s, const Config& config) {
     thread_local std::mt19937 rng{std::random_device{}()};
+    static const int pid = static_cast<int>(::getpid());  // first built after any fork: ours
     auto epoch = std::chrono::duration_cast<std::chrono::seconds>(s.started.time_since_epoch()).count();
     char buf[96];
-    std::snprintf(buf, sizeof buf, ".%d.%lld.%03d@", static_cast<int>(::getpid()), static_cast<long long>(epoch),
+    std::snprintf(buf, sizeof buf, ".%d.%lld.%03d@", pid, static_cast<long long>(epoch),
                   static_cast<int>(rng() % 100));
     return s.queueid + buf + config.smtpd.hostname;
 }

@@ -7,16 +7,16 @@ namespace haineko {
 std::string normalize_crlf(std::string_view text) {
     std::string out;
     out.reserve(text.size() + text.size() / 32 + 2);
-    for (size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (c == '\r') {
-            out += "\r\n";
-            if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
-        } else if (c == '\n') {
-            out += "\r\n";
-        } else {
-            out += c;
-        }
+    // Whole runs between line ends are copied at once; only the ends are rewritten.
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    while (p < end) {
+        const char* run = p;
+        while (p < end && *p != '\n' && *p != '\r') ++p;
+        out.append(run, static_cast<std::size_t>(p - run));
+        if (p == end) break;
+        out += "\r\n";
+        p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1;
     }
     if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0) out += "\r\n";
     return out;

@@ -142,7 +142,26 @@ static bool has_unfoldable_word(std::string_view value) {
     return false;
 }
 
+// A value that folding would leave as it is: printable ASCII, no spaces at its ends or
+// in runs, and short enough for one line. Most header values are like this.
+static bool fits_one_line(std::string_view name, std::string_view value) {
+    if (name.size() + 2 + value.size() > kLineLimit || value.empty()) return false;
+    if (value.front() == ' ' || value.back() == ' ') return false;
+    char prev = 0;
+    for (char c : value) {
+        if (c < 0x20 || c > 0x7e || (c == ' ' && prev == ' ')) return false;
+        prev = c;
+    }
+    return true;
+}
+
 std::string header_field(std::string_view name, std::string_view raw_value, std::string_view charset) {
+    if (fits_one_line(name, raw_value)) {
+        std::string out;
+        out.reserve(name.size() + raw_value.size() + 4);
+        out.append(name).append(": ").append(raw_value).append("\r\n");
+        return out;
+    }
     std::string value = sanitize(raw_value);
     // Non-ASCII, or a word too long for a line: encoded words may be split anywhere
     // without changing what the reader sees.
@@ -161,7 +180,9 @@ std::string address_field(std::string_view name, std::string_view raw_value, std
     std::string_view display = trim(std::string_view(value).substr(0, lt));
     std::string angle_addr = value.substr(lt, gt - lt + 1);
     if (display.empty()) return header_field(name, angle_addr, charset);
-    if (!has_non_ascii(display)) {
+    // An ASCII name that folds goes as it is. One with a word too long for a line is
+    // encoded like a non-ASCII one, so that the address after it stays in clear.
+    if (!has_non_ascii(display) && !has_unfoldable_word(display)) {
         std::string phrase = needs_quoting(display) ? quoted(display) : std::string(display);
         return header_field(name, phrase + " " + angle_addr, charset);
     }

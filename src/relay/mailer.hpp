@@ -52,12 +52,14 @@ public:
 class MailerSet {
 public:
     // loops: how many event loops share the per-host session limit. The resolver uses
-    // config's dns_servers, the TLS contexts its tls_ca_file.
-    MailerSet(boost::asio::any_io_executor executor, std::size_t loops, const Config& config);
+    // config's dns_servers; tls holds the process's TLS client contexts (one of its own
+    // when null).
+    MailerSet(boost::asio::any_io_executor executor, std::size_t loops, const Config& config,
+              std::shared_ptr<TlsContexts> tls = nullptr);
     ~MailerSet();
     // null for an unknown name
     Mailer* find(const std::string& name);
-    // After a reload: new dns_servers, TLS contexts read again.
+    // After a reload: new dns_servers. (The TLS contexts are reloaded for all loops.)
     void reconfigure(const Config& config);
     // When the server stops: retry sleeps end now, idle relay connections close now,
     // busy ones when done.
@@ -66,7 +68,7 @@ public:
 private:
     boost::asio::any_io_executor executor_;
     std::unique_ptr<RetrySleeps> sleeps_;
-    std::unique_ptr<TlsContexts> tls_;
+    std::shared_ptr<TlsContexts> tls_;
     std::unique_ptr<dns::Resolver> resolver_;
     std::unique_ptr<smtp::Transport> smtp_;
     std::unique_ptr<https::Client> web_;

@@ -4,15 +4,15 @@
 #include "relay/https/client.hpp"
 #include "relay/mailer.hpp"
 #include "relay/retry.hpp"
-#include "relay/route_check.hpp"
 #include "relay/smtp/transport.hpp"
 
 namespace haineko {
 
-MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops, const Config& config)
+MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops, const Config& config,
+                     std::shared_ptr<TlsContexts> tls)
     : executor_(executor),
       sleeps_(std::make_unique<RetrySleeps>()),
-      tls_(std::make_unique<TlsContexts>()),
+      tls_(tls ? std::move(tls) : std::make_shared<TlsContexts>()),
       resolver_(std::make_unique<dns::Resolver>(executor, config.smtpd.dns_servers)),
       smtp_(std::make_unique<smtp::Transport>(executor, loops, *tls_)),
       web_(std::make_unique<https::Client>(executor, *resolver_, *tls_)) {
@@ -31,10 +31,7 @@ MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops, c
 
 MailerSet::~MailerSet() = default;
 
-void MailerSet::reconfigure(const Config& config) {
-    resolver_->set_servers(config.smtpd.dns_servers);
-    tls_->forget();
-}
+void MailerSet::reconfigure(const Config& config) { resolver_->set_servers(config.smtpd.dns_servers); }
 
 void MailerSet::drain() {
     sleeps_->stop();

@@ -13,20 +13,23 @@ std::string names_text() {
 }
 
 void check(const Route& route, const char* table, const Config& config, std::vector<std::string>& problems) {
-    const std::string at = std::string(table) + " route '" + route.key + "' (" + route.origin + ")";
+    // "FILE:LINE: mailertable route 'example.jp': ..."
+    const auto at = [&](const std::string& origin) {
+        return origin + ": " + table + " route '" + route.key + "'";
+    };
     const auto& names = mailer_names();
     if (std::find(names.begin(), names.end(), route.mailer) == names.end()) {
-        problems.push_back(at + ": unknown mailer '" + route.mailer + "'; mailers are " + names_text() +
-                           " (names are case-sensitive)");
+        problems.push_back(at(route.mailer_origin) + ": unknown mailer '" + route.mailer + "'; mailers are " +
+                           names_text() + " (names are case-sensitive)");
     }
     if (!route.auth.empty() && !config.authinfo.count(route.auth)) {
-        problems.push_back(at + ": auth '" + route.auth +
+        problems.push_back(at(route.auth_origin) + ": auth '" + route.auth +
                            "' is not in authinfo; mail on this route will fail with 530 5.7.0 until it is");
     }
     if (route.mailer == "File" && !route.path.empty()) {
         std::error_code ec;
         if (!std::filesystem::is_directory(route.path, ec))
-            problems.push_back(at + ": the File directory " + route.path + " does not exist");
+            problems.push_back(at(route.origin) + ": the File directory " + route.path + " does not exist");
     }
 }
 

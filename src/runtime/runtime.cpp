@@ -13,6 +13,7 @@
 
 #include "core/blocking.hpp"
 #include "core/log.hpp"
+#include "core/tls.hpp"
 #include "relay/mailer.hpp"
 #include "relay/route_check.hpp"
 
@@ -82,6 +83,7 @@ struct Runtime::Impl {
     std::vector<std::unique_ptr<Loop>> loops;
     std::vector<std::unique_ptr<std::atomic<std::size_t>>> per_loop;  // open connections of each loop
     std::vector<std::unique_ptr<Listener>> listeners;
+    std::shared_ptr<TlsContexts> tls = std::make_shared<TlsContexts>();
     std::shared_ptr<std::atomic<std::size_t>> open_connections = std::make_shared<std::atomic<std::size_t>>(0);
     std::atomic<std::size_t> max_connections{0};
     ReserveDescriptor reserve;
@@ -93,13 +95,14 @@ struct Runtime::Impl {
     std::vector<std::optional<asio::executor_work_guard<asio::io_context::executor_type>>> idle_guards;
 
     Impl(Options o, std::shared_ptr<const Config> c, int threads) : options(std::move(o)), config(std::move(c)) {
+        tls->preload(config.get()->smtpd.tls_ca_file);
         if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
         if (threads <= 0) threads = 1;
         for (int i = 0; i < threads; ++i) {
             auto loop = std::make_unique<Loop>();
             loop->index = static_cast<std::size_t>(i);
             loop->mailers = std::make_unique<MailerSet>(loop->ctx.get_executor(), static_cast<std::size_t>(threads),
-                                                        *config.get());
+                                                        *config.get(), tls);
             loops.push_back(std::move(loop));
             per_loop.push_back(std::make_unique<std::atomic<std::size_t>>(0));
             idle_guards.emplace_back(asio::make_work_guard(loops.back()->ctx));
@@ -231,6 +234,7 @@ struct Runtime::Impl {
             for (const auto& p : next->problems) spdlog::warn("{}", p);
             for (const auto& p : route_problems(*next)) spdlog::warn("{}", p);
             configure_logging(*next);
+            tls->preload(next->smtpd.tls_ca_file);  // the CA file may have changed even if its name did not
             config.set(next);
             update_max_connections(*next);
             for (auto& loop : loops)
@@ -266,8 +270,15 @@ struct Runtime::Impl {
         for (auto& l : listeners) asio::co_spawn(first.ctx, accept_loop(*l), asio::detached);
         if (on_ready) on_ready();
         std::vector<std::thread> workers;
-        for (size_t i = 1; i < loops.size(); ++i) workers.emplace_back([l = loops[i].get()] { l->ctx.run(); });
+        for (size_t i = 1; i < loops.size(); ++i)
+            workers.emplace_back([l = loops[i].get()] {
+                batch_log_lines_on(&l->ctx);
+                l->ctx.run();
+                batch_log_lines_on(nullptr);
+            });
+        batch_log_lines_on(&first.ctx);
         first.ctx.run();
+        batch_log_lines_on(nullptr);
         for (auto& t : workers) t.join();
         {
             std::lock_guard lock(stop_mutex);

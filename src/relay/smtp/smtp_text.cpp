@@ -95,13 +95,19 @@ std::optional<std::string> cram_md5_answer(std::string_view user, std::string_vi
 std::string dot_stuffed(std::string_view message) {
     std::string out;
     out.reserve(message.size() + message.size() / 64 + 8);
-    bool line_start = true;
-    for (char c : message) {
-        if (line_start && c == '.') out += '.';
-        out += c;
-        line_start = c == '\n';
+    // Line by line: a line that starts with "." gets another in front.
+    std::size_t i = 0;
+    while (i < message.size()) {
+        if (message[i] == '.') out += '.';
+        const std::size_t lf = message.find('\n', i);
+        if (lf == std::string_view::npos) {
+            out.append(message.substr(i));
+            out += "\r\n";
+            break;
+        }
+        out.append(message.substr(i, lf + 1 - i));
+        i = lf + 1;
     }
-    if (!line_start) out += "\r\n";
     out += ".\r\n";
     return out;
 }
