@@ -8,6 +8,9 @@
 #include <cstdint>
 
 #include "fuzz_support.hpp"
+#include <boost/json.hpp>
+
+#include "core/json_text.hpp"
 #include "core/reply.hpp"
 #include "message/encoding.hpp"
 #include "policy/password.hpp"
@@ -159,7 +162,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string upper = command;
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     FUZZ_CHECK(r.command == upper, "command not upper-cased");
-    (void)boost::json::serialize(r.to_json());
+    {
+        JsonText entry;  // the answer's entry for this reply must be JSON
+        r.write_json(entry);
+        boost::system::error_code ec;
+        (void)boost::json::parse(entry.text(), ec);
+        FUZZ_CHECK(!ec, "reply entry is not JSON");
+    }
 
     smtp::Capabilities caps = smtp::parse_ehlo(lines);
     if (caps.max_size) FUZZ_CHECK(*caps.max_size > 0 && caps.size, "SIZE limit without SIZE, or zero");

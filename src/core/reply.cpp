@@ -1,5 +1,7 @@
 #include "core/reply.hpp"
 
+#include "core/json_text.hpp"
+
 #include <array>
 #include <cctype>
 
@@ -52,12 +54,6 @@ std::string upper(std::string_view s) {
     return out;
 }
 
-template <class T>
-boost::json::value optional_json(const std::optional<T>& v) {
-    if (!v) return nullptr;
-    return boost::json::value_from(*v);
-}
-
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Finds "X.Y.Z" (class 2-5, subject 1-3 digits, detail 1-3 digits) as a separate word.
@@ -79,23 +75,23 @@ std::optional<std::string> find_enhanced_code(std::string_view line) {
 
 }  // namespace
 
-boost::json::object Reply::to_json() const {
-    boost::json::object o;
-    o["dsn"] = optional_json(dsn);
+void Reply::write_json(JsonText& out) const {
+    out.begin_object();
+    out.key("dsn").string_or_null(dsn);
     if (code_is_text)
-        o["code"] = std::to_string(code);
+        out.key("code").string(std::to_string(code));
     else
-        o["code"] = code;
-    o["host"] = optional_json(host);
-    o["port"] = optional_json(port);
-    o["rcpt"] = optional_json(rcpt);
-    o["error"] = error() ? 1 : 0;
-    o["mailer"] = optional_json(mailer);
-    o["command"] = command;
-    boost::json::array lines;
-    for (const auto& m : message) lines.emplace_back(m);
-    o["message"] = std::move(lines);
-    return o;
+        out.key("code").number(code);
+    out.key("host").string_or_null(host);
+    out.key("port").number_or_null(port);
+    out.key("rcpt").string_or_null(rcpt);
+    out.key("error").number(error() ? 1 : 0);
+    out.key("mailer").string_or_null(mailer);
+    out.key("command").string(command);
+    out.key("message").begin_array();
+    for (const auto& m : message) out.string(m);
+    out.end_array();
+    out.end_object();
 }
 
 Reply named_reply(std::string_view group, std::string_view name) {

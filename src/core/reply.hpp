@@ -1,12 +1,13 @@
 // One SMTP-style answer: what a check, a mailer or a relay said about one recipient.
 #pragma once
-#include <boost/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace haineko {
+
+class JsonText;
 
 struct Reply {
     std::optional<std::string> dsn;
@@ -25,7 +26,8 @@ struct Reply {
     std::string cause;
 
     bool error() const { return code >= 400 && code <= 599; }
-    boost::json::object to_json() const;
+    // The contract's response entry: {dsn, code, host, port, rcpt, error, mailer, command, message}.
+    void write_json(JsonText& out) const;
 };
 
 // A reply from the table of named answers, e.g. ("rcpt", "rejected").

@@ -1,6 +1,9 @@
 #include "http/answer.hpp"
 
 #include <ctime>
+#include <optional>
+
+#include "core/json_text.hpp"
 
 namespace haineko {
 
@@ -13,27 +16,30 @@ std::string ctime_text(std::chrono::system_clock::time_point when) {
     return buf;
 }
 
-boost::json::object session_json(const Submission& s, bool started, const std::vector<Reply>& replies) {
-    auto text_or_null = [](const std::string& v) -> boost::json::value {
-        if (v.empty()) return nullptr;
-        return boost::json::string(v);
-    };
-    boost::json::object o;
-    o["queueid"] = started ? boost::json::value(s.queueid) : boost::json::value(nullptr);
-    o["addresser"] = text_or_null(s.mail);
-    boost::json::array rcpts;
-    for (const auto& r : s.rcpt) rcpts.emplace_back(r);
-    o["recipient"] = std::move(rcpts);
-    o["referer"] = text_or_null(s.client.referer);
-    o["useragent"] = text_or_null(s.client.useragent);
-    o["remoteaddr"] = text_or_null(s.client.address);
-    o["remoteport"] = s.client.port;
+std::string session_json(const Submission& s, bool started, const std::vector<Reply>& replies) {
+    auto text_or_null = [](const std::string& v) { return v.empty() ? std::nullopt : std::optional<std::string>(v); };
+    JsonText o;
+    o.begin_object();
+    o.key("queueid");
+    started ? o.string(s.queueid) : o.null();
+    o.key("addresser").string_or_null(text_or_null(s.mail));
+    o.key("recipient").begin_array();
+    for (const auto& r : s.rcpt) o.string(r);
+    o.end_array();
+    o.key("referer").string_or_null(text_or_null(s.client.referer));
+    o.key("useragent").string_or_null(text_or_null(s.client.useragent));
+    o.key("remoteaddr").string_or_null(text_or_null(s.client.address));
+    o.key("remoteport").number(s.client.port);
     auto unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(s.started.time_since_epoch()).count();
-    o["timestamp"] = {{"datetime", ctime_text(s.started)}, {"unixtime", std::to_string(unix_seconds)}};
-    boost::json::array response;
-    for (const auto& r : replies) response.emplace_back(r.to_json());
-    o["response"] = std::move(response);
-    return o;
+    o.key("timestamp").begin_object();
+    o.key("datetime").string(ctime_text(s.started));
+    o.key("unixtime").string(std::to_string(unix_seconds));
+    o.end_object();
+    o.key("response").begin_array();
+    for (const auto& r : replies) r.write_json(o);
+    o.end_array();
+    o.end_object();
+    return o.take();
 }
 
 }  // namespace haineko

@@ -189,11 +189,15 @@ ClientFacts client_facts(const http::request_header<>& r, const Peer& peer, cons
 }
 
 Response json_response(http::status status, const json::value& body, unsigned version, bool keep_alive) {
+    return json_response(status, json::serialize(body), version, keep_alive);
+}
+
+Response json_response(http::status status, std::string body, unsigned version, bool keep_alive) {
     Response res{status, version};
     res.set(http::field::server, "Haineko");
     res.set(http::field::content_type, "application/json; charset=UTF-8");
     res.set("X-Content-Type-Options", "nosniff");
-    res.body() = json::serialize(body);
+    res.body() = std::move(body);
     // JSON's own syntax is ASCII, so invalid bytes can only sit inside strings (a relay's
     // reply, a provider's error): repairing the text repairs those strings.
     if (!is_valid_utf8(res.body())) res.body() = repaired_utf8(res.body());
@@ -213,7 +217,7 @@ Response error_response(http::status status, std::string_view group, std::string
 std::string too_many_connections_answer() {
     Submission s;
     s.started = std::chrono::system_clock::now();
-    const std::string body = json::serialize(session_json(s, false, {named_reply("http", "too-many-connections")}));
+    const std::string body = session_json(s, false, {named_reply("http", "too-many-connections")});
     return "HTTP/1.1 503 Service Unavailable\r\nServer: Haineko\r\nContent-Type: application/json; charset=UTF-8\r\n"
            "X-Content-Type-Options: nosniff\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
            std::to_string(body.size()) + "\r\n\r\n" + body;

@@ -2,6 +2,7 @@
 // Paths are matched exactly, as the original did ("/submit/" is not "/submit").
 #pragma once
 #include <boost/asio/awaitable.hpp>
+#include <boost/json.hpp>
 #include <boost/beast/http.hpp>
 
 #include <memory>
@@ -30,6 +31,7 @@ ClientFacts client_facts(const http::request_header<>& request, const Peer& peer
 
 // A JSON answer with the headers every answer carries. Its text is always valid UTF-8.
 Response json_response(http::status status, const boost::json::value& body, unsigned version, bool keep_alive);
+Response json_response(http::status status, std::string json_text, unsigned version, bool keep_alive);
 
 // An error answer in the session shape with no submission started.
 Response error_response(http::status status, std::string_view group, std::string_view name, const ClientFacts& client,

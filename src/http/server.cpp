@@ -52,6 +52,28 @@ private:
     bool expired_ = false;
 };
 
+// The answer as it goes on the wire, in one piece: status line, fields, body. (Beast's
+// serializer is general and costs more than the rest of the answer; ours are all simple:
+// a Content-Length and a string body.)
+std::string wire_text(const Response& res) {
+    std::string out;
+    out.reserve(256 + res.body().size());
+    out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    out += std::to_string(res.result_int());
+    out += ' ';
+    out.append(res.reason());
+    out += "\r\n";
+    for (const auto& field : res) {
+        out.append(field.name_string());
+        out += ": ";
+        out.append(field.value());
+        out += "\r\n";
+    }
+    out += "\r\n";
+    out += res.body();
+    return out;
+}
+
 struct Connection {
     beast::tcp_stream* stream;
     bool busy = false;
@@ -78,8 +100,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     static asio::awaitable<void> refuse(beast::tcp_stream& stream, http::status status, std::string_view name,
                                         const ClientFacts& client, unsigned version) {
         Response res = error_response(status, "http", name, client, version ? version : 11, false);
+        const std::string wire = wire_text(res);
         stream.expires_after(kAnswerWriteLimit);
-        co_await http::async_write(stream, res, use_tuple);
+        co_await asio::async_write(stream, asio::buffer(wire), use_tuple);
     }
 
     static ClientFacts partial_facts(const http::request_parser<http::string_body>& parser, const Peer& peer,
@@ -160,8 +183,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
             Request request = parser.release();
             Response response = co_await handle_request(request, peer, cfg, *loop.mailers);
             if (loop.stopping) response.keep_alive(false);
+            const std::string wire = wire_text(response);
             stream.expires_after(std::chrono::seconds(limits.read_timeout));
-            auto [wec, wn] = co_await http::async_write(stream, response, use_tuple);
+            auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire), use_tuple);
             stream.expires_never();
             if (wec || !response.keep_alive()) co_return;
         }

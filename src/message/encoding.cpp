@@ -1,5 +1,7 @@
 #include "message/encoding.hpp"
 
+#include <cstring>
+
 #include "policy/password.hpp"
 
 namespace haineko {
@@ -7,9 +9,23 @@ namespace haineko {
 std::string normalize_crlf(std::string_view text) {
     std::string out;
     out.reserve(text.size() + text.size() / 32 + 2);
-    // Whole runs between line ends are copied at once; only the ends are rewritten.
+    // Whole runs between line ends are copied at once; only the ends are rewritten. Text
+    // without CR (the usual case) needs only a search for each LF.
     const char* p = text.data();
     const char* const end = p + text.size();
+    if (!std::memchr(p, '\r', text.size())) {
+        while (p < end) {
+            const char* lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+            if (!lf) {
+                out.append(p, static_cast<std::size_t>(end - p));
+                break;
+            }
+            out.append(p, static_cast<std::size_t>(lf - p));
+            out += "\r\n";
+            p = lf + 1;
+        }
+        p = end;
+    }
     while (p < end) {
         const char* run = p;
         while (p < end && *p != '\n' && *p != '\r') ++p;

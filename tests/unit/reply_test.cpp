@@ -2,6 +2,9 @@
 
 #include <cctype>
 
+#include <boost/json.hpp>
+
+#include "core/json_text.hpp"
 #include "core/reply.hpp"
 
 using namespace haineko;
@@ -42,6 +45,13 @@ const Row kContract[] = {
 std::string upper(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return s;
+}
+
+// The reply's JSON entry, parsed back.
+boost::json::object entry_of(const Reply& r) {
+    JsonText out;
+    r.write_json(out);
+    return boost::json::parse(out.text()).as_object();
 }
 
 }  // namespace
@@ -158,7 +168,7 @@ TEST(ParseSmtpReply, BareCode) {
 TEST(ReplyJson, NamedReplyShape) {
     Reply r = named_reply("rcpt", "rejected");
     r.rcpt = "a@example.jp";
-    auto o = r.to_json();
+    auto o = entry_of(r);
     EXPECT_EQ(o.size(), 9u);
     EXPECT_EQ(o.at("dsn").as_string(), "5.7.1");
     ASSERT_TRUE(o.at("code").is_int64());
@@ -175,7 +185,7 @@ TEST(ReplyJson, NamedReplyShape) {
 }
 
 TEST(ReplyJson, NoDsnIsNull) {
-    auto o = named_reply("http", "malformed-json").to_json();
+    auto o = entry_of(named_reply("http", "malformed-json"));
     EXPECT_TRUE(o.at("dsn").is_null());
     EXPECT_EQ(o.at("code").as_int64(), 421);
     EXPECT_EQ(o.at("command").as_string(), "HTTP");
@@ -187,7 +197,7 @@ TEST(ReplyJson, RelayReplyCodeIsText) {
     r.port = 10587;
     r.mailer = "ESMTP";
     r.rcpt = "a@example.jp";
-    auto o = r.to_json();
+    auto o = entry_of(r);
     ASSERT_TRUE(o.at("code").is_string());
     EXPECT_EQ(o.at("code").as_string(), "221");
     EXPECT_EQ(o.at("dsn").as_string(), "2.0.0");
@@ -197,4 +207,21 @@ TEST(ReplyJson, RelayReplyCodeIsText) {
     EXPECT_EQ(o.at("error").as_int64(), 0);
     EXPECT_EQ(o.at("command").as_string(), "QUIT");
     EXPECT_EQ(o.at("message").as_array().at(0).as_string(), "2.0.0 Bye");
+}
+
+// The answers are written without boost::json, so they must read back as the same text
+// boost::json would write: every escape, every control character.
+TEST(JsonText, SameTextAsBoostJson) {
+    std::string every_byte;
+    for (int c = 1; c < 256; ++c) every_byte += static_cast<char>(c);
+    for (const std::string& s : {std::string(), std::string("plain"), std::string("q\"b\\s/"), every_byte,
+                                 std::string("\xE3\x81\xAD\xE3\x81\x93")}) {
+        std::string mine;
+        append_json_string(mine, s);
+        EXPECT_EQ(mine, boost::json::serialize(boost::json::value(s)));
+    }
+    JsonText t;
+    t.begin_object().key("a").number(-5).key("b").begin_array().string("x").null().begin_object().end_object().end_array();
+    t.key("c").number_or_null(std::nullopt).key("d").string_or_null(std::string("e")).end_object();
+    EXPECT_EQ(t.text(), R"({"a":-5,"b":["x",null,{}],"c":null,"d":"e"})");
 }

@@ -109,7 +109,6 @@ asio::awaitable<std::size_t> Connection::read_some(asio::mutable_buffer buffer) 
 
 asio::awaitable<RawReply> Connection::read_reply(const std::string& stage, Seconds timeout) {
     arm(timeout);
-    char chunk[4096];
     for (;;) {
         try {
             if (auto reply = parser_.next()) {
@@ -123,11 +122,11 @@ asio::awaitable<RawReply> Connection::read_reply(const std::string& stage, Secon
         }
         std::size_t n = 0;
         try {
-            n = co_await read_some(asio::buffer(chunk));
+            n = co_await read_some(asio::buffer(read_buffer_));
         } catch (const boost::system::system_error& e) {
             fail(e.code(), stage, SmtpIoError::closed);
         }
-        parser_.feed(std::string_view(chunk, n));
+        parser_.feed(std::string_view(read_buffer_.data(), n));
     }
 }
 

@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -64,6 +65,9 @@ private:
     Stream stream_;
     boost::asio::steady_timer deadline_;
     ReplyParser parser_;
+    // Where replies are read into; a member, not a local of read_reply, whose coroutine
+    // frame would otherwise be too big for Asio's frame recycling.
+    std::array<char, 4096> read_buffer_{};
     bool timed_out_ = false;
     unsigned generation_ = 0;  // a deadline that fired after being re-armed is ignored
 };
