@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# Installs everything Haineko needs to build, run and test, from Debian 12 packages only.
+# deps.sh [run|test|bench|fuzz]: installs what Haineko needs, from Debian 12 packages only.
+#   run    building and running the server (the quick start)
+#   test   run + the unit-test libraries, every test peer, and clang for the fuzz targets
+#   bench  run + Postfix's smtp-sink/smtp-source and wrk
+#   fuzz   run + clang 14 with its libFuzzer and sanitizer runtimes
+# Without an argument: test (everything).
 set -euo pipefail
-packages=(
+profile=${1:-test}
+run=(
   cmake g++ make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libyaml-cpp-dev libc-ares-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev
-  openssl ca-certificates curl
-  postfix python3-aiosmtpd swaks wrk dnsmasq
-  clang-14 libclang-rt-14-dev
+  openssl ca-certificates
 )
+peers=(curl postfix python3-aiosmtpd swaks wrk dnsmasq)
+fuzz=(clang-14 libclang-rt-14-dev)
+case "$profile" in
+  run) packages=("${run[@]}") ;;
+  test) packages=("${run[@]}" libgtest-dev libgmock-dev "${peers[@]}" "${fuzz[@]}") ;;
+  bench) packages=("${run[@]}" curl postfix wrk) ;;
+  fuzz) packages=("${run[@]}" "${fuzz[@]}") ;;
+  *) echo "deps.sh: unknown profile $profile (run, test, bench or fuzz)" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

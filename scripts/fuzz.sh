@@ -22,7 +22,7 @@ for t in "${targets[@]}"; do
   [ -d "fuzz/corpus/$t" ] || { echo "fuzz.sh: no such target: $t (one of: ${all_targets[*]})" >&2; exit 2; }
 done
 
-bash scripts/deps.sh
+bash scripts/deps.sh fuzz
 jobs=$(nproc)
 [ "$jobs" -le 2 ] || jobs=2
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DHAINEKO_FUZZ=ON -DHAINEKO_TESTS=OFF \

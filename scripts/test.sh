@@ -3,7 +3,7 @@
 # then the same suite on an ASan+UBSan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh test
 jobs=$(nproc)
 bash scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHAINEKO_TESTS=ON
 (cd build && ctest --output-on-failure -j"$jobs")
