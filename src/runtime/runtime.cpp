@@ -86,6 +86,8 @@ struct Runtime::Impl {
     std::shared_ptr<TlsContexts> tls = std::make_shared<TlsContexts>();
     std::shared_ptr<std::atomic<std::size_t>> open_connections = std::make_shared<std::atomic<std::size_t>>(0);
     std::atomic<std::size_t> max_connections{0};
+    std::atomic<bool> reload_queued{false};
+    std::mutex reload_mutex;
     ReserveDescriptor reserve;
     std::mutex stop_mutex;
     std::condition_variable stopped_cv;
@@ -221,8 +223,12 @@ struct Runtime::Impl {
 
     void reload() {
         // Reading files is blocking work: it runs off the loops, and only the swap of the
-        // snapshot (and each loop's resolver and TLS settings) happens on them.
+        // snapshot (and each loop's resolver settings) happens on them. Signals that come
+        // while a reload waits to start share it: a storm of SIGHUPs is one or two reloads.
+        if (reload_queued.exchange(true)) return;
         asio::post(blocking_pool(), [this] {
+            reload_queued = false;
+            std::lock_guard one_at_a_time(reload_mutex);
             std::shared_ptr<const Config> next;
             try {
                 next = load_config(options);

@@ -12,6 +12,7 @@ import glob
 import http.client
 import json
 import os
+import resource
 import re
 import shutil
 import signal
@@ -160,6 +161,7 @@ class Haineko:
         self.connect_host = "127.0.0.1" if host in ("0.0.0.0", "127.0.0.1") else host
         self.proc = None
         self.port = None
+        self.descriptor_limit = None  # RLIMIT_NOFILE for the server, when set before start()
         self.stderr_path = os.path.join(self.root, "server.stderr")
         self._stderr_file = None
 
@@ -215,7 +217,7 @@ class Haineko:
             self._stderr_file = open(self.stderr_path, "ab")
             cmd = [HAINEKOCTL, "run", "-o", self.host, "-p", str(self.port), *self.args]
             self.proc = subprocess.Popen(cmd, env=full_env, stdin=subprocess.DEVNULL, stdout=self._stderr_file,
-                                         stderr=self._stderr_file, cwd=self.root)
+                                         stderr=self._stderr_file, cwd=self.root, preexec_fn=self._limits)
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -239,6 +241,11 @@ class Haineko:
             if "cannot listen" not in self.stderr_text():
                 break  # not a port race: do not retry
         raise RuntimeError(last_error)
+
+    def _limits(self):
+        """In the child before exec: a descriptor limit, when the test set one."""
+        if self.descriptor_limit:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.descriptor_limit, self.descriptor_limit))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
