@@ -261,6 +261,12 @@ asio::awaitable<void> Lane::session(Job*) {
         if (live_ == 0 && opening_ == 0) fail_queued(e.reply);
         start_sessions();
         co_return;
+    } catch (const std::exception& e) {  // never expected; a detached session must not leak its slot
+        --opening_;
+        give_back_slot();
+        spdlog::error("SMTP session to {}:{} failed: {}", target.host, target.port, e.what());
+        if (live_ == 0 && opening_ == 0) fail_queued(failure(421, "4.3.0", "CONN", e.what()));
+        co_return;
     }
     --opening_;
     ++live_;
@@ -429,6 +435,11 @@ asio::awaitable<void> Lane::work(Connection& conn, Job* current) {
         conn.close();
         if (next) enqueue(*next, true);
         if (current) finish(*current, all(*current, e.reply));
+    } catch (const std::exception& e) {  // never expected; no requester may be left waiting
+        conn.close();
+        spdlog::error("SMTP session to {} failed: {}", conn.peer, e.what());
+        if (next) enqueue(*next, true);
+        if (current) finish(*current, all(*current, failure(421, "4.3.0", "DATA", e.what())));
     }
 }
 
