@@ -214,9 +214,11 @@ Response error_response(http::status status, std::string_view group, std::string
     return json_response(status, session_json(s, false, {named_reply(group, name)}), version, keep_alive);
 }
 
-std::string too_many_connections_answer() {
+std::string too_many_connections_answer(const std::string& client_address, int client_port) {
     Submission s;
     s.started = std::chrono::system_clock::now();
+    s.client.address = client_address;
+    s.client.port = client_port;
     const std::string body = session_json(s, false, {named_reply("http", "too-many-connections")});
     return "HTTP/1.1 503 Service Unavailable\r\nServer: Haineko\r\nContent-Type: application/json; charset=UTF-8\r\n"
            "X-Content-Type-Options: nosniff\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +

@@ -39,6 +39,6 @@ Response error_response(http::status status, std::string_view group, std::string
 
 // The whole HTTP answer (status line to body) for a connection refused over
 // max_connections: 503 with Retry-After and the session shape.
-std::string too_many_connections_answer();
+std::string too_many_connections_answer(const std::string& client_address, int client_port);
 
 }  // namespace haineko

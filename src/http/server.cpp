@@ -215,7 +215,7 @@ unsigned short HttpServer::listen(const std::string& host, unsigned short port) 
         [impl](Loop& loop, tcp::socket socket, ConnectionSlot slot) {
             asio::co_spawn(loop.ctx, impl->serve(loop, std::move(socket), std::move(slot)), asio::detached);
         },
-        [impl] { return too_many_connections_answer(); });
+        [](const std::string& address, int port) { return too_many_connections_answer(address, port); });
 }
 
 }  // namespace haineko

@@ -125,7 +125,10 @@ BuiltMessage build_message(const Submission& s, const Config& config) {
     const std::string& hostname = config.smtpd.hostname;
 
     std::string& a = m.head_before_to;
-    a += header_field("Received", "from " + s.ehlo + " ([" + s.client.address + "]) by " + hostname +
+    // RFC 5321 4.1.3 address literals: [192.0.2.1], [IPv6:2001:db8::1]
+    const std::string literal = s.client.address.find(':') == std::string::npos ? s.client.address
+                                                                                 : "IPv6:" + s.client.address;
+    a += header_field("Received", "from " + s.ehlo + " ([" + literal + "]) by " + hostname +
                                       " with HTTP id " + s.queueid + "; " + date, "UTF-8");
     for (const auto& r : s.header.received) a += header_field("Received", r, "UTF-8");
     a += header_field("Date", date, cs);

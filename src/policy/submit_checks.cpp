@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <optional>
 
 #include "core/address.hpp"
@@ -95,15 +96,26 @@ std::string one_line(std::string s) {
 
 // header that is not an object is no header at all: the checks that read it (the
 // subject) then fail as they would for a missing one.
+// header's value for a field, its key matched without regard to case (the first key
+// that matches any of names, in the request's order); null values count as absent.
+const boost::json::value* header_value(const boost::json::object& header, std::initializer_list<const char*> names) {
+    for (const auto& kv : header) {
+        if (kv.value().is_null()) continue;
+        for (const char* name : names)
+            if (kv.key().size() == std::strlen(name) && to_lower(kv.key()) == name) return &kv.value();
+    }
+    return nullptr;
+}
+
 void read_header(const boost::json::value* v, HeaderFields& h) {
     if (!v || !v->is_object()) return;
     const auto& o = v->get_object();
-    h.from = one_line(text_of(first_of(o, {"from", "From"})));
-    h.replyto = one_line(text_of(first_of(o, {"replyto", "reply-to", "Reply-To"})));
-    h.subject = one_line(text_of(first_of(o, {"subject", "Subject"})));
-    std::string charset = text_of(first_of(o, {"charset", "Charset"}));
+    h.from = one_line(text_of(header_value(o, {"from"})));
+    h.replyto = one_line(text_of(header_value(o, {"replyto", "reply-to"})));
+    h.subject = one_line(text_of(header_value(o, {"subject"})));
+    std::string charset = text_of(header_value(o, {"charset"}));
     if (!charset.empty()) h.charset = charset;
-    for (auto& hop : list_of(first_of(o, {"x-haineko-loop", "X-Haineko-Loop"}))) {
+    for (auto& hop : list_of(header_value(o, {"x-haineko-loop"}))) {
         // "a,b" in one string is a list as we write it into the header
         size_t pos = 0;
         while (pos <= hop.size()) {
@@ -116,7 +128,7 @@ void read_header(const boost::json::value* v, HeaderFields& h) {
             pos = comma + 1;
         }
     }
-    for (auto& r : list_of(first_of(o, {"received", "Received"}))) h.received.push_back(one_line(r));
+    for (auto& r : list_of(header_value(o, {"received"}))) h.received.push_back(one_line(r));
 }
 
 struct Failed {

@@ -21,6 +21,11 @@ json::object submission_for(const Delivery& d) {
     json::array loop;
     for (const auto& hop : s.header.loop) loop.emplace_back(hop);
     header["x-haineko-loop"] = std::move(loop);
+    if (!s.header.received.empty()) {  // carried through, as they came to us
+        json::array received;
+        for (const auto& r : s.header.received) received.emplace_back(r);
+        header["received"] = std::move(received);
+    }
     return json::object{{"ehlo", d.config.smtpd.helo_name},
                         {"mail", s.mail},
                         {"rcpt", json::array{json::value(d.rcpt)}},

@@ -203,7 +203,12 @@ struct Runtime::Impl {
             }
             socket.set_option(tcp::no_delay(true), ec);
             if (open_connections->load() >= max_connections.load()) {
-                asio::co_spawn(target.ctx, shed_connection(std::move(socket), l.shed()), asio::detached);
+                auto peer = socket.remote_endpoint(ec);
+                auto address = peer.address();
+                if (address.is_v6() && address.to_v6().is_v4_mapped())
+                    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+                std::string answer = l.shed(ec ? std::string() : address.to_string(), ec ? 0 : peer.port());
+                asio::co_spawn(target.ctx, shed_connection(std::move(socket), std::move(answer)), asio::detached);
                 continue;
             }
             asio::post(target.ctx, [&l, &target, socket = std::move(socket),

@@ -56,8 +56,9 @@ private:
 };
 
 using AcceptHandler = std::function<void(Loop&, boost::asio::ip::tcp::socket, ConnectionSlot)>;
-// Answers a connection over max_connections before it is closed (a short, best-effort write).
-using ShedHandler = std::function<std::string()>;
+// The answer for a connection over max_connections (written briefly, best effort, before
+// it is closed), given the client's address and port.
+using ShedHandler = std::function<std::string(const std::string& address, int port)>;
 
 class Runtime {
 public:

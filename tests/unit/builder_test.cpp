@@ -230,6 +230,14 @@ TEST(Builder, ForRecipientPutsTheRightTo) {
     EXPECT_LT(a.find("\r\nTo:"), a.find("\r\nReply-To:"));
 }
 
+TEST(Builder, ReceivedNamesAnIpv6ClientAsAnAddressLiteral) {
+    Submission s = submission("x");
+    s.client.address = "2001:db8::1";
+    std::string m = build_message(s, test_config()).for_recipient("a@example.jp");
+    EXPECT_EQ(header_value(m, "Received").value_or("").rfind("from client.example.net ([IPv6:2001:db8::1]) by ", 0), 0u)
+        << m;
+}
+
 TEST(Builder, AddedHeaders) {
     Submission s = submission("x");
     s.header.received = {"from a by b; Fri, 3 Jan 2014 18:35:58 +0900"};

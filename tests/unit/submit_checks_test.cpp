@@ -164,6 +164,21 @@ TEST(SubmitChecks, EnvelopeAddressesWithNamesOrSpaces) {
     EXPECT_EQ(out.submission.rcpt, (std::vector<std::string>{"a@example.jp", "b@example.jp"}));
 }
 
+// Keys in header are matched without regard to case (the contract's deliberate difference).
+TEST(SubmitChecks, HeaderKeysInAnyCase) {
+    Config c = test_config();
+    auto r = good_request();
+    r["header"] = boost::json::object{{"SUBJECT", "Loud"}, {"Reply-to", "list@example.org"}, {"FROM", "A <sender@example.org>"},
+                                      {"X-HAINEKO-LOOP", "hop.example.net"}, {"RECEIVED", "from x by y"}};
+    CheckOutcome out = check(c, r);
+    EXPECT_EQ(out.http_status, 200);
+    EXPECT_EQ(out.submission.header.subject, "Loud");
+    EXPECT_EQ(out.submission.header.replyto, "list@example.org");
+    EXPECT_EQ(out.submission.header.from, "A <sender@example.org>");
+    EXPECT_EQ(out.submission.header.loop, (std::vector<std::string>{"hop.example.net", "mx.example.jp:2794"}));
+    EXPECT_EQ(out.submission.header.received, std::vector<std::string>{"from x by y"});
+}
+
 TEST(SubmitChecks, NumbersInStringFieldsAreShortest) {
     Config c = test_config();
     auto r = good_request();

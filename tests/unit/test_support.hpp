@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text.hpp"
 #include "policy/password.hpp"
 
 namespace haineko::test {
@@ -67,36 +68,8 @@ inline std::vector<std::string> crlf_lines(std::string_view text) {
     return out;
 }
 
-inline bool is_valid_utf8(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        size_t len;
-        unsigned min;
-        unsigned cp;
-        if (c < 0x80) {
-            ++i;
-            continue;
-        } else if ((c >> 5) == 0x6) {
-            len = 2, min = 0x80, cp = c & 0x1f;
-        } else if ((c >> 4) == 0xe) {
-            len = 3, min = 0x800, cp = c & 0x0f;
-        } else if ((c >> 3) == 0x1e) {
-            len = 4, min = 0x10000, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > s.size()) return false;
-        for (size_t k = 1; k < len; ++k) {
-            unsigned char cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc >> 6) != 0x2) return false;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-        i += len;
-    }
-    return true;
-}
+// The product's own check (core/text), tested in text_test.cpp.
+using haineko::is_valid_utf8;
 
 // Converts text in charset to UTF-8 with iconv; nullopt when it is not valid in charset.
 inline std::optional<std::string> to_utf8(std::string_view text, const std::string& charset) {

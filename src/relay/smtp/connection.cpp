@@ -73,7 +73,8 @@ asio::awaitable<void> Connection::connect(const std::string& host, int port,
     stream_.next_layer().set_option(tcp::no_delay(true), ignored);
 }
 
-asio::awaitable<void> Connection::start_tls(const std::string& host, bool verify, Seconds timeout) {
+asio::awaitable<void> Connection::start_tls(const std::string& host, bool verify, Seconds timeout,
+                                            const std::string& stage) {
     SSL* ssl = stream_.native_handle();
     if (!is_ip_literal(host)) SSL_set_tlsext_host_name(ssl, host.c_str());
     if (verify) {
@@ -90,12 +91,12 @@ asio::awaitable<void> Connection::start_tls(const std::string& host, bool verify
     auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::client, use_tuple);
     if (ec) {
         disarm();
-        if (timed_out_) throw SmtpIoError(SmtpIoError::timeout, "STARTTLS", "Timeout in the TLS handshake with " + peer);
+        if (timed_out_) throw SmtpIoError(SmtpIoError::timeout, stage, "Timeout in the TLS handshake with " + peer);
         std::string reason = ec.message();
         if (long v = SSL_get_verify_result(ssl); v != X509_V_OK)
             reason = std::string("certificate verify failed: ") + X509_verify_cert_error_string(v);
         close();
-        throw SmtpIoError(SmtpIoError::tls, "STARTTLS", "TLS handshake with " + peer + " failed: " + reason);
+        throw SmtpIoError(SmtpIoError::tls, stage, "TLS handshake with " + peer + " failed: " + reason);
     }
     disarm();
     tls_active = true;

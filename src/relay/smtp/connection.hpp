@@ -37,7 +37,9 @@ public:
     boost::asio::awaitable<void> connect(const std::string& host, int port,
                                          const std::vector<boost::asio::ip::address>& addresses, Seconds timeout);
     // TLS on the open connection: SNI and, when verify, certificate and host-name checks.
-    boost::asio::awaitable<void> start_tls(const std::string& host, bool verify, Seconds timeout);
+    // stage names it in errors: STARTTLS, or CONN for implicit TLS.
+    boost::asio::awaitable<void> start_tls(const std::string& host, bool verify, Seconds timeout,
+                                           const std::string& stage = "STARTTLS");
     boost::asio::awaitable<RawReply> read_reply(const std::string& stage, Seconds timeout);
     boost::asio::awaitable<void> write(std::string_view data, const std::string& stage, Seconds timeout);
     // Several pieces in one gathered write.

@@ -5,20 +5,19 @@
 #include <algorithm>
 
 namespace haineko::smtp {
+// What the envelope's replies decided.
+struct EnvelopeOutcome {
+    bool send_body = false;   // DATA got 354 with a sender and at least one recipient
+    bool end_empty = false;   // DATA got 354 although nothing may be sent: end it empty
+    bool need_rset = false;   // a transaction was started and not ended
+    std::vector<std::optional<Reply>> refused;  // per recipient: its refusal, if any
+};
+
 namespace {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-Reply failure(int code, const std::string& dsn, const std::string& command, const std::string& text) {
-    Reply r;
-    r.code = code;
-    r.dsn = dsn;
-    r.command = command;
-    r.message = {text};
-    return r;
-}
 
 // The message as this session can take it: a 7bit copy when it has no 8BITMIME.
 const BuiltMessage& message_for(Job& job, const Capabilities& caps) {
@@ -58,13 +57,6 @@ Seconds data_timeout(const Job& job) {
     return job.target.timeout * 2 + Seconds(static_cast<long>(job.message.body.size() / (256 * 1024)));
 }
 
-// What the envelope's replies decided.
-struct EnvelopeOutcome {
-    bool send_body = false;   // DATA got 354 with a sender and at least one recipient
-    bool end_empty = false;   // DATA got 354 although nothing may be sent: end it empty
-    bool need_rset = false;   // a transaction was started and not ended
-    std::vector<std::optional<Reply>> refused;  // per recipient: its refusal, if any
-};
 
 EnvelopeOutcome judge(const std::string& peer, const RawReply& mail, const std::vector<RawReply>& rcpts,
                       const RawReply& data) {
@@ -115,7 +107,7 @@ std::vector<Reply> outcome(const EnvelopeOutcome& e, const RawReply& final_reply
 
 std::vector<Reply> refusals(const EnvelopeOutcome& e) {
     std::vector<Reply> out;
-    for (const auto& r : e.refused) out.push_back(r ? *r : failure(451, "4.5.0", "DATA", "No reply to DATA"));
+    for (const auto& r : e.refused) out.push_back(r ? *r : local_reply(451, "4.5.0", "DATA", "No reply to DATA"));
     return out;
 }
 
@@ -146,7 +138,7 @@ asio::awaitable<void> Lane::run(Job& job, const LaneSettings& settings) {
                 continue;
             }
             queue_.erase(std::remove(queue_.begin(), queue_.end(), &job), queue_.end());
-            finish(job, all(job, failure(421, "4.4.2", "CONN",
+            finish(job, all(job, local_reply(421, "4.4.2", "CONN",
                                          "No SMTP session to " + job.target.host + ":" + std::to_string(job.target.port) +
                                              " became free in time")));
             co_return;
@@ -265,7 +257,7 @@ asio::awaitable<void> Lane::session(Job*) {
         --opening_;
         give_back_slot();
         spdlog::error("SMTP session to {}:{} failed: {}", target.host, target.port, e.what());
-        if (live_ == 0 && opening_ == 0) fail_queued(failure(421, "4.3.0", "CONN", e.what()));
+        if (live_ == 0 && opening_ == 0) fail_queued(local_reply(421, "4.3.0", "CONN", e.what()));
         co_return;
     }
     --opening_;
@@ -290,6 +282,17 @@ asio::awaitable<Job*> Lane::wait_for_job(Connection& conn) {
         if (!ec) break;  // idle for too long
     }
     co_return take();
+}
+
+// The transaction is refused: its recipients get their refusals. A server that said 354
+// all the same gets an empty message ended at once, and a RSET before the next one.
+asio::awaitable<void> Lane::refuse(Connection& conn, Job& job, const EnvelopeOutcome& e, bool& need_rset) {
+    if (e.end_empty) {
+        co_await conn.write(".\r\n", "DATA", job.target.timeout);
+        co_await conn.read_reply("DATA", job.target.timeout);
+        need_rset = true;
+    }
+    finish(job, refusals(e));
 }
 
 asio::awaitable<void> Lane::transaction_without_pipelining(Connection& conn, Job& job, bool& need_rset,
@@ -326,12 +329,7 @@ asio::awaitable<void> Lane::transaction_without_pipelining(Connection& conn, Job
     EnvelopeOutcome e = judge(conn.peer, mail, rcpts, data);
     need_rset = e.need_rset;
     if (!e.send_body) {
-        if (e.end_empty) {
-            co_await conn.write(".\r\n", "DATA", t);
-            co_await conn.read_reply("DATA", t);
-            need_rset = true;
-        }
-        finish(job, refusals(e));
+        co_await refuse(conn, job, e, need_rset);
         co_return;
     }
     const BuiltMessage& m = message_for(job, conn.caps);
@@ -391,12 +389,7 @@ asio::awaitable<void> Lane::work(Connection& conn, Job* current) {
             EnvelopeOutcome e = judge(conn.peer, mail, rcpts, data);
             need_rset = e.need_rset;
             if (!e.send_body) {
-                if (e.end_empty) {
-                    co_await conn.write(".\r\n", "DATA", t);
-                    co_await conn.read_reply("DATA", t);
-                    need_rset = true;
-                }
-                finish(*current, refusals(e));
+                co_await refuse(conn, *current, e, need_rset);
                 current = nullptr;
                 continue;
             }
@@ -439,7 +432,7 @@ asio::awaitable<void> Lane::work(Connection& conn, Job* current) {
         conn.close();
         spdlog::error("SMTP session to {} failed: {}", conn.peer, e.what());
         if (next) enqueue(*next, true);
-        if (current) finish(*current, all(*current, failure(421, "4.3.0", "DATA", e.what())));
+        if (current) finish(*current, all(*current, local_reply(421, "4.3.0", "DATA", e.what())));
     }
 }
 

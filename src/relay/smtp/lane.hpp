@@ -26,6 +26,8 @@
 
 namespace haineko::smtp {
 
+struct EnvelopeOutcome;  // what the replies to MAIL, RCPT and DATA decided
+
 // One transaction: an envelope and a message, and a reply per recipient when done.
 struct Job {
     Job(boost::asio::any_io_executor executor, const Target& target, std::string mail, std::vector<std::string> rcpts,
@@ -82,6 +84,7 @@ private:
     boost::asio::awaitable<void> transaction_without_pipelining(Connection& conn, Job& job, bool& need_rset,
                                                                 bool& any_reply, bool& body_sent);
     void finish(Job& job, std::vector<Reply> replies);
+    boost::asio::awaitable<void> refuse(Connection& conn, Job& job, const EnvelopeOutcome& e, bool& need_rset);
     void fail_queued(const Reply& reply);
     boost::asio::awaitable<void> quit(Connection& conn);
     bool worth_closing_for_others() const;

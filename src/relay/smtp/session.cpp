@@ -7,15 +7,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-Reply made_reply(int code, const std::string& dsn, const std::string& command, const std::string& text) {
-    Reply r;
-    r.code = code;
-    r.dsn = dsn;
-    r.command = command;
-    r.message = {text};
-    return r;
-}
-
 // Each stage's reply, or the session ends here.
 void expect(const std::string& stage, const RawReply& raw, int code, const std::string& peer) {
     if (raw.code != code) throw ReplyError{stage_error(stage, raw, std::to_string(code), peer)};
@@ -24,12 +15,12 @@ void expect(const std::string& stage, const RawReply& raw, int code, const std::
 asio::awaitable<void> authenticate(Connection& conn, const Target& target) {
     const Credential& cred = *target.credential;
     if (!conn.tls_active && !target.auth_plaintext)
-        throw ReplyError{made_reply(530, "5.7.0", "AUTH",
+        throw ReplyError{local_reply(530, "5.7.0", "AUTH",
                                     "AUTH refused over an unencrypted connection to " + conn.peer +
                                         " (set starttls: 1, ssl: 1, or auth_plaintext: 1 in the route)")};
     const std::string mech = strongest_auth(conn.caps);
     if (mech.empty())
-        throw ReplyError{made_reply(504, "5.5.4", "AUTH", "No AUTH mechanism we support is offered by " + conn.peer)};
+        throw ReplyError{local_reply(504, "5.5.4", "AUTH", "No AUTH mechanism we support is offered by " + conn.peer)};
     const Seconds t = target.timeout;
     if (mech == "PLAIN") {
         RawReply r = co_await conn.command("AUTH PLAIN " + auth_plain_token(cred.username, cred.password), "AUTH", t);
@@ -62,11 +53,20 @@ asio::awaitable<void> hello(Connection& conn, const Target& target) {
 
 }  // namespace
 
+Reply local_reply(int code, const std::string& dsn, const std::string& command, const std::string& text) {
+    Reply r;
+    r.code = code;
+    r.dsn = dsn;
+    r.command = command;
+    r.message = {text};
+    return r;
+}
+
 Reply reply_from(const std::string& stage, const RawReply& raw) { return parse_smtp_reply(stage, raw.lines); }
 
 Reply stage_error(const std::string& stage, const RawReply& raw, const std::string& expected, const std::string& peer) {
     if (raw.code >= 400 && raw.code <= 599) return reply_from(stage, raw);
-    Reply r = made_reply(451, "4.5.0", stage,
+    Reply r = local_reply(451, "4.5.0", stage,
                          "Unexpected reply from " + peer + " to " + stage + " (expected " + expected + ")");
     for (const auto& line : raw.lines) r.message.push_back(line);
     return r;
@@ -81,13 +81,13 @@ Reply reply_from(const SmtpIoError& e) {
         }
         case SmtpIoError::timeout:
         case SmtpIoError::closed:
-            return made_reply(421, "4.4.2", e.stage, e.what());
+            return local_reply(421, "4.4.2", e.stage, e.what());
         case SmtpIoError::tls:
-            return made_reply(421, "4.7.0", e.stage, e.what());
+            return local_reply(421, "4.7.0", e.stage, e.what());
         case SmtpIoError::protocol:
-            return made_reply(421, "4.5.0", e.stage, e.what());
+            return local_reply(421, "4.5.0", e.stage, e.what());
     }
-    return made_reply(421, "4.0.0", e.stage, e.what());
+    return local_reply(421, "4.0.0", e.stage, e.what());
 }
 
 asio::awaitable<std::shared_ptr<Connection>> open_session(asio::any_io_executor executor,
@@ -95,12 +95,12 @@ asio::awaitable<std::shared_ptr<Connection>> open_session(asio::any_io_executor 
     auto conn = std::make_shared<Connection>(executor, std::move(tls));
     const Seconds t = target.timeout;
     co_await conn->connect(target.host, target.port, target.addresses, t);
-    if (target.implicit_tls) co_await conn->start_tls(target.host, target.verify, t);
+    if (target.implicit_tls) co_await conn->start_tls(target.host, target.verify, t, "CONN");
     expect("CONN", co_await conn->read_reply("CONN", t), 220, conn->peer);
     co_await hello(*conn, target);
     if (target.starttls && !conn->tls_active) {
         if (!conn->caps.starttls)
-            throw ReplyError{made_reply(530, "5.7.0", "STARTTLS", "STARTTLS is not offered by " + conn->peer)};
+            throw ReplyError{local_reply(530, "5.7.0", "STARTTLS", "STARTTLS is not offered by " + conn->peer)};
         expect("STARTTLS", co_await conn->command("STARTTLS", "STARTTLS", t), 220, conn->peer);
         co_await conn->start_tls(target.host, target.verify, t);
         co_await hello(*conn, target);

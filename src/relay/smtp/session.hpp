@@ -35,6 +35,9 @@ struct ReplyError {
     Reply reply;
 };
 
+// A reply Haineko makes itself (its code a number), for a stage of the dialogue.
+Reply local_reply(int code, const std::string& dsn, const std::string& command, const std::string& text);
+
 // The server's reply as ours: code, enhanced code and text.
 Reply reply_from(const std::string& stage, const RawReply& raw);
 
