@@ -14,9 +14,11 @@ boost::json::parse_options strict_options() {
     return opt;
 }
 
-std::optional<boost::json::value> parse_strict(std::string_view text, boost::json::storage_ptr storage) {
+std::optional<boost::json::value> parse_strict(std::string_view text, boost::json::storage_ptr storage,
+                                               bool* too_deep = nullptr) {
     boost::system::error_code ec;
     auto v = boost::json::parse(text, ec, std::move(storage), strict_options());
+    if (too_deep) *too_deep = ec == boost::json::error::too_deep;
     if (ec) return std::nullopt;
     return v;
 }
@@ -115,7 +117,10 @@ std::string json_error_position(std::string_view text) {
 }
 
 std::optional<boost::json::value> parse_request_json(std::string_view text, boost::json::storage_ptr storage) {
-    if (auto strict = parse_strict(text, storage)) return strict;
+    bool too_deep = false;
+    if (auto strict = parse_strict(text, storage, &too_deep)) return strict;
+    // Rewriting cannot make it shallower: a million brackets are refused without a rewrite.
+    if (too_deep) return std::nullopt;
     return parse_strict(relaxed_to_strict(text), std::move(storage));
 }
 

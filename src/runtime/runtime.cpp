@@ -87,6 +87,8 @@ struct Runtime::Impl {
     std::shared_ptr<std::atomic<std::size_t>> open_connections = std::make_shared<std::atomic<std::size_t>>(0);
     std::atomic<std::size_t> max_connections{0};
     std::atomic<bool> reload_queued{false};
+    std::atomic<int> reloads_in_flight{0};
+    std::atomic<bool> stopping{false};
     std::mutex reload_mutex;
     ReserveDescriptor reserve;
     std::mutex stop_mutex;
@@ -231,9 +233,16 @@ struct Runtime::Impl {
         // snapshot (and each loop's resolver settings) happens on them. Signals that come
         // while a reload waits to start share it: a storm of SIGHUPs is one or two reloads.
         if (reload_queued.exchange(true)) return;
+        ++reloads_in_flight;
         asio::post(blocking_pool(), [this] {
+            // The runtime waits for this before it goes (see run()).
+            struct Done {
+                std::atomic<int>& n;
+                ~Done() { --n; }
+            } done{reloads_in_flight};
             reload_queued = false;
             std::lock_guard one_at_a_time(reload_mutex);
+            if (stopping) return;
             std::shared_ptr<const Config> next;
             try {
                 next = load_config(options);
@@ -268,6 +277,7 @@ struct Runtime::Impl {
                     return;
                 }
                 spdlog::info("signal {}: finishing requests in flight, then stopping", sig);
+                stopping = true;
                 for (auto& l : listeners) {
                     boost::system::error_code ignored;
                     l->acceptor.close(ignored);
@@ -297,6 +307,7 @@ struct Runtime::Impl {
         }
         stopped_cv.notify_all();
         if (watchdog.joinable()) watchdog.join();
+        while (reloads_in_flight > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         spdlog::info("stopped");
         return 0;
     }
