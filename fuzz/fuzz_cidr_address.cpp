@@ -6,7 +6,7 @@
 
 #include "core/address.hpp"
 #include "fuzz_support.hpp"
-#include "policy/cidr.hpp"
+#include "core/cidr.hpp"
 
 using namespace haineko;
 

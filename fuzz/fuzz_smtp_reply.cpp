@@ -13,7 +13,7 @@
 #include "core/json_text.hpp"
 #include "core/reply.hpp"
 #include "message/encoding.hpp"
-#include "policy/password.hpp"
+#include "core/base64.hpp"
 #include "relay/smtp/smtp_text.hpp"
 
 using namespace haineko;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "policy/cidr.hpp"
+#include "core/cidr.hpp"
 
 namespace haineko {
 

@@ -143,12 +143,6 @@ bool is_valid_ehlo(std::string_view s) {
     return true;
 }
 
-std::string to_lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 std::string domain_of(std::string_view address) {
     size_t at = address.rfind('@');
     if (at == std::string_view::npos) return {};

@@ -3,6 +3,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/text.hpp"  // to_lower, used with addresses everywhere
+
 namespace haineko {
 
 // True when s holds a byte outside US-ASCII.
@@ -32,6 +34,5 @@ std::string domain_of(std::string_view address);
 // lower-cases nothing.
 std::string address_in(std::string_view header_value);
 
-std::string to_lower(std::string_view s);
 
 }  // namespace haineko

@@ -1,6 +1,7 @@
 #include "core/reply.hpp"
 
 #include "core/json_text.hpp"
+#include "core/text.hpp"
 
 #include <array>
 #include <cctype>
@@ -48,12 +49,6 @@ constexpr std::array kNamedReplies{
     NamedReply{"conf", "not-looks-like-number", 500, "", "does not look like number"},
 };
 
-std::string upper(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return out;
-}
-
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Finds "X.Y.Z" (class 2-5, subject 1-3 digits, detail 1-3 digits) as a separate word.
@@ -100,7 +95,7 @@ Reply named_reply(std::string_view group, std::string_view name) {
         Reply out;
         out.code = r.code;
         if (!r.dsn.empty()) out.dsn = std::string(r.dsn);
-        out.command = upper(group);
+        out.command = to_upper(group);
         out.message.emplace_back(r.text);
         return out;
     }
@@ -109,7 +104,7 @@ Reply named_reply(std::string_view group, std::string_view name) {
 
 Reply parse_smtp_reply(std::string_view command, const std::vector<std::string>& lines) {
     Reply out;
-    out.command = upper(command);
+    out.command = to_upper(command);
     out.code_is_text = true;
     for (const auto& raw : lines) {
         std::string_view line = raw;

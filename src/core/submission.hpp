@@ -2,6 +2,7 @@
 #pragma once
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace haineko {
@@ -33,5 +34,11 @@ struct Submission {
     HeaderFields header;
     std::string body;  // UTF-8, as posted
 };
+
+// The trace fields every message Haineko sends on carries, in their order: X-Mailer (the
+// client's User-Agent), X-SMTP-Engine, X-HTTP-Referer, X-Haineko-Loop (the hops, this
+// server last) and X-Originating-IP. Empty User-Agent and Referer are left out. The
+// message builder writes them as headers; the cloud mailers pass them as custom headers.
+std::vector<std::pair<std::string, std::string>> trace_headers(const Submission& s);
 
 }  // namespace haineko

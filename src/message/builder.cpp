@@ -144,14 +144,7 @@ BuiltMessage build_message(const Submission& s, const Config& config) {
     if (to_lower(from_address) != to_lower(s.mail)) b += address_field("Sender", s.mail, cs);
     b += "Content-Type: text/plain; charset=\"" + cs + "\"\r\n";
     b += "Content-Transfer-Encoding: " + m.transfer_encoding + "\r\n";
-    if (!s.client.useragent.empty()) b += header_field("X-Mailer", s.client.useragent, "UTF-8");
-    b += header_field("X-SMTP-Engine", std::string("Haineko ") + HAINEKO_VERSION, cs);
-    if (!s.client.referer.empty()) b += header_field("X-HTTP-Referer", s.client.referer, "UTF-8");
-    std::string loop;
-    // ", " lets a long list fold between hops rather than inside one.
-    for (const auto& hop : s.header.loop) loop += (loop.empty() ? "" : ", ") + hop;
-    b += header_field("X-Haineko-Loop", loop, "UTF-8");
-    b += header_field("X-Originating-IP", s.client.address, cs);
+    for (const auto& [name, value] : trace_headers(s)) b += header_field(name, value, "UTF-8");
     b += "\r\n";
     return m;
 }

@@ -10,8 +10,7 @@
 namespace haineko {
 
 std::string canonical_charset(std::string_view requested) {
-    std::string upper;
-    for (char c : requested) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string upper = to_upper(requested);
     if (upper == "ISO-2022-JP" || upper == "ISO-8859-1" || upper == "US-ASCII") return upper;
     return "UTF-8";
 }

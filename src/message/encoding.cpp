@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "policy/password.hpp"
+#include "core/base64.hpp"
 
 namespace haineko {
 

@@ -3,8 +3,9 @@
 #include <cstring>
 
 #include "core/address.hpp"
+#include "core/text.hpp"
 #include "message/charset.hpp"
-#include "policy/password.hpp"
+#include "core/base64.hpp"
 
 namespace haineko {
 namespace {
@@ -12,19 +13,6 @@ namespace {
 constexpr std::size_t kLineLimit = 78;
 constexpr std::size_t kWordLimit = 75;
 constexpr std::size_t kLongestToken = 900;  // under 998 with the name in front
-
-std::string sanitize(std::string_view value) {
-    std::string out(value);
-    for (auto& c : out)
-        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = ' ';
-    return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // Words split at single spaces; a run of spaces stays in front of the word that follows
 // it, so that no continuation line is made of white space alone.
@@ -162,7 +150,7 @@ std::string header_field(std::string_view name, std::string_view raw_value, std:
         out.append(name).append(": ").append(raw_value).append("\r\n");
         return out;
     }
-    std::string value = sanitize(raw_value);
+    std::string value = one_line(raw_value);
     // Non-ASCII, or a word too long for a line: encoded words may be split anywhere
     // without changing what the reader sees.
     if (has_non_ascii(value) || has_unfoldable_word(value)) {
@@ -173,7 +161,7 @@ std::string header_field(std::string_view name, std::string_view raw_value, std:
 }
 
 std::string address_field(std::string_view name, std::string_view raw_value, std::string_view charset) {
-    std::string value = sanitize(raw_value);
+    std::string value = one_line(raw_value);
     size_t lt = value.rfind('<');
     size_t gt = lt == std::string::npos ? std::string::npos : value.find('>', lt);
     if (gt == std::string::npos) return header_field(name, value, charset);

@@ -3,16 +3,11 @@
 #include <vector>
 
 #include "core/address.hpp"
+#include "core/base64.hpp"
 #include "policy/password.hpp"
 
 namespace haineko {
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 bool is_trusted(const Config& config, std::string_view address) {
     auto ip = parse_ip(address);

@@ -15,7 +15,4 @@ std::string hash_password(std::string_view password, std::string_view scheme = "
 std::string hash_password_with_salt(std::string_view password, std::string_view scheme,
                                     std::string_view salt);
 
-std::string base64_encode(std::string_view data);
-std::optional<std::string> base64_decode(std::string_view text);
-
 }  // namespace haineko

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/address.hpp"
+#include "core/text.hpp"
 #include "http/relaxed_json.hpp"
 #include "policy/access.hpp"
 
@@ -84,14 +85,6 @@ std::vector<std::string> recipients_of(const boost::json::value* v) {
     std::string one = envelope_address(v);
     if (!one.empty()) out.push_back(one);
     return out;
-}
-
-// Header values are one line: CR, LF and other control characters become spaces, so that
-// nothing in a value can start a header of its own.
-std::string one_line(std::string s) {
-    for (auto& c : s)
-        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = ' ';
-    return s;
 }
 
 // header that is not an object is no header at all: the checks that read it (the

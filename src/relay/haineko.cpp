@@ -3,7 +3,7 @@
 // answer for this recipient back into this recipient's reply.
 #include <boost/json.hpp>
 
-#include "policy/password.hpp"
+#include "core/base64.hpp"
 #include "relay/https/client.hpp"
 #include "relay/mailer.hpp"
 #include "relay/retry.hpp"

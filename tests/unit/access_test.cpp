@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "policy/access.hpp"
+#include "core/base64.hpp"
 #include "policy/password.hpp"
 
 using namespace haineko;

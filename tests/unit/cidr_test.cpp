@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "policy/cidr.hpp"
+#include "core/cidr.hpp"
 
 using namespace haineko;
 

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "message/encoding.hpp"
-#include "policy/password.hpp"
+#include "core/base64.hpp"
 #include "test_support.hpp"
 
 using namespace haineko;

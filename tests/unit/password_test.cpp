@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "core/base64.hpp"
 #include "policy/password.hpp"
 
 using namespace haineko;

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/text.hpp"
-#include "policy/password.hpp"
+#include "core/base64.hpp"
 
 namespace haineko::test {
 

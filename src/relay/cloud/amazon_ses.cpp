@@ -3,7 +3,7 @@
 // endpoint (default us-east-1).
 #include <boost/json.hpp>
 
-#include "policy/password.hpp"
+#include "core/base64.hpp"
 #include "relay/cloud/cloud.hpp"
 #include "relay/cloud/sigv4.hpp"
 

@@ -166,19 +166,6 @@ std::optional<std::string> CloudApi::missing(const Delivery& d) const {
     return std::nullopt;
 }
 
-std::vector<std::pair<std::string, std::string>> custom_headers(const Delivery& d) {
-    std::vector<std::pair<std::string, std::string>> h;
-    const Submission& s = d.submission;
-    std::string loop;
-    for (const auto& hop : s.header.loop) loop += (loop.empty() ? "" : ", ") + hop;
-    if (!s.client.useragent.empty()) h.emplace_back("X-Mailer", s.client.useragent);
-    h.emplace_back("X-SMTP-Engine", std::string("Haineko ") + HAINEKO_VERSION);
-    if (!s.client.referer.empty()) h.emplace_back("X-HTTP-Referer", s.client.referer);
-    h.emplace_back("X-Haineko-Loop", loop);
-    h.emplace_back("X-Originating-IP", s.client.address);
-    return h;
-}
-
 std::string route_text(const Route& route, const char* key) {
     if (auto* v = route.entry.if_contains(key)) {
         if (v->is_string()) return std::string(v->as_string());

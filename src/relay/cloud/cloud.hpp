@@ -56,9 +56,6 @@ std::unique_ptr<CloudApi> make_mandrill();
 std::unique_ptr<CloudApi> make_postmark();
 std::unique_ptr<CloudApi> make_mailgun();
 
-// Headers we add that every cloud may carry as custom headers.
-std::vector<std::pair<std::string, std::string>> custom_headers(const Delivery& d);
-
 // A route key as text ("" when absent).
 std::string route_text(const Route& route, const char* key);
 // A JSON field as text, for message ids.

@@ -2,7 +2,7 @@
 // Basic auth "api:KEY". The sending domain is the route's `domain` key.
 #include <random>
 
-#include "policy/password.hpp"
+#include "core/base64.hpp"
 #include "relay/cloud/cloud.hpp"
 
 namespace haineko::cloud {

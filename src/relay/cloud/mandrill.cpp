@@ -21,7 +21,7 @@ public:
         Mailbox from = parse_mailbox(s.header.from.empty() ? s.mail : s.header.from);
         json::object headers;
         if (!s.header.replyto.empty()) headers["Reply-To"] = s.header.replyto;
-        for (const auto& [k, v] : custom_headers(d)) headers[k] = v;
+        for (const auto& [k, v] : trace_headers(d.submission)) headers[k] = v;
         json::object message{{"text", s.body},
                              {"subject", s.header.subject},
                              {"from_email", from.address},

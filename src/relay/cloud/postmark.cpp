@@ -16,7 +16,7 @@ public:
     http::request<http::string_body> build(const Delivery& d, const BaseUrl&, const std::string& target) const override {
         const Submission& s = d.submission;
         json::array headers;
-        for (const auto& [k, v] : custom_headers(d)) headers.emplace_back(json::object{{"Name", k}, {"Value", v}});
+        for (const auto& [k, v] : trace_headers(d.submission)) headers.emplace_back(json::object{{"Name", k}, {"Value", v}});
         json::object body{{"From", s.header.from.empty() ? s.mail : s.header.from},
                           {"To", d.rcpt},
                           {"Subject", s.header.subject},

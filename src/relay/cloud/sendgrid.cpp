@@ -30,7 +30,7 @@ public:
         body["subject"] = s.header.subject;
         body["content"] = json::array{json::object{{"type", "text/plain"}, {"value", s.body}}};
         json::object headers;
-        for (const auto& [k, v] : custom_headers(d)) headers[k] = v;
+        for (const auto& [k, v] : trace_headers(d.submission)) headers[k] = v;
         body["headers"] = std::move(headers);
         http::request<http::string_body> req{http::verb::post, target, 11};
         req.set(http::field::authorization, "Bearer " + d.credential->password);

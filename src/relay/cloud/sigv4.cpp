@@ -1,5 +1,7 @@
 #include "relay/cloud/sigv4.hpp"
 
+#include "core/text.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -27,11 +29,6 @@ std::string hmac_sha256(const std::string& key, const std::string& data) {
     HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
          data.size(), mac, &len);
     return std::string(reinterpret_cast<char*>(mac), len);
-}
-
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
 }
 
 // Header values: trimmed, inner runs of spaces folded to one.
@@ -91,7 +88,7 @@ std::string amz_date_now() {
 SigV4Signature sign_v4(const SigV4Request& request, const std::string& access_key, const std::string& secret,
                        const std::string& region, const std::string& service, const std::string& amz_date) {
     std::vector<std::pair<std::string, std::string>> headers;
-    for (const auto& [name, value] : request.headers) headers.emplace_back(lower(name), canonical_value(value));
+    for (const auto& [name, value] : request.headers) headers.emplace_back(to_lower(name), canonical_value(value));
     std::sort(headers.begin(), headers.end());
     std::string canonical_headers, signed_headers;
     for (std::size_t i = 0; i < headers.size(); ++i) {

@@ -1,6 +1,6 @@
 #include "relay/smtp/session.hpp"
 
-#include "policy/password.hpp"
+#include "core/base64.hpp"
 
 namespace haineko::smtp {
 namespace {

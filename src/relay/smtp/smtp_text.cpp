@@ -5,16 +5,11 @@
 
 #include <cctype>
 
-#include "policy/password.hpp"
+#include "core/base64.hpp"
+#include "core/text.hpp"
 
 namespace haineko::smtp {
 namespace {
-
-std::string upper(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return out;
-}
 
 std::vector<std::string> words(std::string_view s) {
     std::vector<std::string> out;
@@ -37,7 +32,7 @@ Capabilities parse_ehlo(const std::vector<std::string>& lines) {
         if (line.size() < 4) continue;
         auto w = words(line.substr(4));
         if (w.empty()) continue;
-        std::string keyword = upper(w[0]);
+        std::string keyword = to_upper(w[0]);
         if (keyword == "PIPELINING") caps.pipelining = true;
         else if (keyword == "STARTTLS") caps.starttls = true;
         else if (keyword == "8BITMIME") caps.eight_bit_mime = true;
@@ -52,7 +47,7 @@ Capabilities parse_ehlo(const std::vector<std::string>& lines) {
                 }
             }
         } else if (keyword == "AUTH") {
-            for (size_t i = 1; i < w.size(); ++i) caps.auth.insert(upper(w[i]));
+            for (size_t i = 1; i < w.size(); ++i) caps.auth.insert(to_upper(w[i]));
         }
     }
     return caps;

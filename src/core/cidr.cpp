@@ -1,4 +1,4 @@
-#include "policy/cidr.hpp"
+#include "core/cidr.hpp"
 
 #include <charconv>
 #include <string>
