@@ -1,10 +1,13 @@
 #include "config/yaml_file.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "core/text.hpp"
 
 namespace haineko {
 
@@ -90,6 +93,12 @@ private:
 }  // namespace
 
 std::optional<YAML::Node> load_yaml_text(const std::string& text, const std::string& name) {
+    // YAML is UTF-8 text (ours, at least): bytes that are not would reach host names,
+    // Message-Ids and answers.
+    if (const std::size_t bad = first_invalid_utf8(text); bad != std::string::npos) {
+        const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+        throw ConfigError(name, static_cast<int>(line), "not UTF-8 text (byte " + std::to_string(bad + 1) + ")");
+    }
     try {
         YAML::Node doc = YAML::Load(text);
         if (doc.IsNull()) return std::nullopt;

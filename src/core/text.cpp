@@ -48,14 +48,16 @@ std::size_t ascii_prefix(std::string_view s) {
 
 }  // namespace
 
-bool is_valid_utf8(std::string_view s) {
+std::size_t first_invalid_utf8(std::string_view s) {
     for (std::size_t i = ascii_prefix(s); i < s.size();) {
         std::size_t n = valid_sequence_at(s, i);
-        if (n == 0) return false;
+        if (n == 0) return i;
         i += n;
     }
-    return true;
+    return std::string_view::npos;
 }
+
+bool is_valid_utf8(std::string_view s) { return first_invalid_utf8(s) == std::string_view::npos; }
 
 std::string repaired_utf8(std::string_view s) {
     if (ascii_prefix(s) == s.size()) return std::string(s);

@@ -7,6 +7,8 @@
 namespace haineko {
 
 bool is_valid_utf8(std::string_view s);
+// Where the first invalid UTF-8 sequence starts, or npos.
+std::size_t first_invalid_utf8(std::string_view s);
 
 // s with every invalid UTF-8 sequence (stray bytes, overlongs, surrogates, code points
 // past U+10FFFF, truncated sequences) replaced by U+FFFD, so that it can go into JSON.

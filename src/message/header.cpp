@@ -150,7 +150,10 @@ std::string header_field(std::string_view name, std::string_view raw_value, std:
         out.append(name).append(": ").append(raw_value).append("\r\n");
         return out;
     }
-    std::string value = one_line(raw_value);
+    // White space at the ends says nothing, and folded it would make a continuation line
+    // of white space alone (obsolete syntax, which some readers take for the blank line
+    // that ends the header).
+    std::string value(trim(one_line(raw_value)));
     // Non-ASCII, or a word too long for a line: encoded words may be split anywhere
     // without changing what the reader sees.
     if (has_non_ascii(value) || has_unfoldable_word(value)) {

@@ -559,6 +559,18 @@ TEST(YamlFile, UnclosedQuoteIsAnError) {
     EXPECT_TRUE(load_yaml_file(dir.write("c", "a: 'it''s'\nb: \"say \\\"hi\\\"\"\nc: 'one\n  two'\n")));
 }
 
+TEST(YamlFile, MustBeUtf8) {
+    TempDir dir;
+    std::string path = dir.write("m", "default:\n  mailer: Discard\n  host: \"\xff\"\n");
+    try {
+        load_yaml_file(path);
+        ADD_FAILURE() << "no error";
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()), path + ":3: not UTF-8 text (byte 37)");
+    }
+    EXPECT_TRUE(load_yaml_file(dir.write("ok", "a: '\xE3\x81\xAD\xE3\x81\x93'\n")));
+}
+
 TEST(YamlFile, KeysMustBePlainValues) {
     TempDir dir;
     std::string path = dir.write("m", "default: {mailer: File}\n[a, b]: {mailer: File}\n");

@@ -274,3 +274,14 @@ TEST(AddressField, CrLfInDisplayNameCannotInject) {
         for (const auto& line : crlf_lines(field)) EXPECT_NE(line.rfind("Bcc:", 0), 0u) << field;
     }
 }
+
+// Found by fuzzing: a trailing run of spaces was folded onto a continuation line of its
+// own, which some readers take for the end of the header.
+TEST(HeaderField, NoContinuationLineOfWhiteSpaceAlone) {
+    for (const std::string& value : {std::string(68, 'x') + "  ", std::string(70, 'y') + " \x7f\x7f", "  lead " + std::string(80, 'z')}) {
+        SCOPED_TRACE(value);
+        std::string field = header_field("Subject", value, "UTF-8");
+        for (const auto& line : haineko::test::crlf_lines(field))
+            EXPECT_NE(line.find_first_not_of(" \t"), std::string::npos) << "a line of white space: " << field;
+    }
+}
