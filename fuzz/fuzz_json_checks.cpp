@@ -12,7 +12,7 @@
 #include "message/builder.hpp"
 #include "message_check.hpp"
 #include "policy/access.hpp"
-#include "policy/submit_checks.hpp"
+#include "http/submission_json.hpp"
 
 using namespace haineko;
 namespace json = boost::json;

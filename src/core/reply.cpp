@@ -96,6 +96,7 @@ Reply named_reply(std::string_view group, std::string_view name) {
         out.code = r.code;
         if (!r.dsn.empty()) out.dsn = std::string(r.dsn);
         out.command = to_upper(group);
+        out.id = std::string(group) + "/" + std::string(name);
         out.message.emplace_back(r.text);
         return out;
     }

@@ -21,6 +21,9 @@ struct Reply {
     std::optional<std::string> mailer;
     std::string command;
     std::vector<std::string> message;
+    // "group/name" of a named reply ("rcpt/rejected"), so that an intake can answer it
+    // in its own terms (an HTTP status, an SMTP code); empty for other replies.
+    std::string id;
     // Why, in words for the operator: which rule refused, which host looped, where the
     // JSON broke. It goes into the log line only, never into an answer.
     std::string cause;

@@ -5,10 +5,10 @@
 #include "core/queueid.hpp"
 #include "core/text.hpp"
 #include "http/answer.hpp"
-#include "message/builder.hpp"
 #include "policy/access.hpp"
-#include "policy/submit_checks.hpp"
-#include "relay/dispatch.hpp"
+#include "http/submission_json.hpp"
+#include "pipeline/relay_now.hpp"
+#include "policy/stages.hpp"
 
 namespace haineko {
 namespace {
@@ -130,19 +130,17 @@ boost::asio::awaitable<Response> submit(const Request& r, const Peer& peer, cons
     const bool is_get = r.method() == http::verb::get;
     if ((is_get && !config.options.devel) || (!is_get && r.method() != http::verb::post))
         co_return answer(405, base, {named_reply("http", "method-not-supported")});
-    // 3: relayhosts
-    if (!relay_permitted(config, base.client.address, !user.empty())) {
-        Reply refused = named_reply("auth", "access-denied");
-        refused.cause = "client " + base.client.address + " is not in relayhosts";
-        co_return answer(403, base, {std::move(refused)});
+    // 3: relayhosts (the connect stage)
+    if (auto refused = connect_refusal(config, base.client.address, !user.empty())) {
+        const int status = http_status_of(*refused);
+        co_return answer(status, base, {std::move(*refused)});
     }
 
     CheckOutcome checked = is_get ? check_submission_json(config, request_from_query(r.target()), std::move(base))
                                   : check_submission_text(config, r.body(), std::move(base));
     if (!checked.ready_to_relay()) co_return answer(checked.http_status, checked.submission, checked.replies);
 
-    BuiltMessage message = build_message(checked.submission, config);
-    std::vector<Reply> relayed = co_await relay_submission(checked.submission, message, config, mailers);
+    std::vector<Reply> relayed = co_await relay_now(checked.submission, config, mailers);
     std::vector<Reply> replies = std::move(checked.replies);
     for (auto& reply : relayed) replies.push_back(std::move(reply));
     co_return answer(200, checked.submission, replies);

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "policy/submit_checks.hpp"
+#include "http/submission_json.hpp"
 
 using namespace haineko;
 
