@@ -77,6 +77,9 @@ public:
 
 private:
     void check_scalar(const YAML::Node& node) {
+        // The file is UTF-8, but an escape ("\U0011FFFF") can still make a value that is not.
+        if (!is_valid_utf8(node.Scalar()))
+            throw ConfigError(name_, line_of(node), "a value is not UTF-8 text (check its escapes)");
         const int pos = node.Mark().pos;
         if (pos < 0 || static_cast<std::size_t>(pos) >= text_.size()) return;
         const char c = text_[static_cast<std::size_t>(pos)];

@@ -1,9 +1,15 @@
 #include "core/json_text.hpp"
 
+#include "core/text.hpp"
+
 namespace haineko {
 
-void append_json_string(std::string& out, std::string_view s) {
+void append_json_string(std::string& out, std::string_view raw) {
     static constexpr char hex[] = "0123456789abcdef";
+    // Whatever it holds (a relay's reply, a provider's error), the text written is UTF-8.
+    std::string repaired;
+    std::string_view s = raw;
+    if (!is_valid_utf8(raw)) s = repaired = repaired_utf8(raw);
     out += '"';
     std::size_t run = 0;  // start of the characters not yet copied
     for (std::size_t i = 0; i < s.size(); ++i) {

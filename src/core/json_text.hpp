@@ -30,7 +30,8 @@ private:
     bool comma_ = false;  // a value before this one at the same level
 };
 
-// s as a JSON string, quotes included, escaped as boost::json escapes it.
+// s as a JSON string, quotes included, escaped as boost::json escapes it; invalid UTF-8
+// sequences become U+FFFD, so the text is always valid JSON.
 void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace haineko

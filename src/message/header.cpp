@@ -1,5 +1,6 @@
 #include "message/header.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/address.hpp"
@@ -154,6 +155,7 @@ std::string header_field(std::string_view name, std::string_view raw_value, std:
     // of white space alone (obsolete syntax, which some readers take for the blank line
     // that ends the header).
     std::string value(trim(one_line(raw_value)));
+    std::replace(value.begin(), value.end(), '\t', ' ');  // folding splits at spaces: a tab alone would be a word
     // Non-ASCII, or a word too long for a line: encoded words may be split anywhere
     // without changing what the reader sees.
     if (has_non_ascii(value) || has_unfoldable_word(value)) {

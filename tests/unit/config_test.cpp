@@ -569,6 +569,8 @@ TEST(YamlFile, MustBeUtf8) {
         EXPECT_EQ(std::string(e.what()), path + ":3: not UTF-8 text (byte 37)");
     }
     EXPECT_TRUE(load_yaml_file(dir.write("ok", "a: '\xE3\x81\xAD\xE3\x81\x93'\n")));
+    // Found by fuzzing: an escape past U+10FFFF in a UTF-8 file makes a value that is not.
+    EXPECT_THROW(load_yaml_file(dir.write("esc", "a: \"\\U0011FFFF\"\n")), ConfigError);
 }
 
 TEST(YamlFile, KeysMustBePlainValues) {

@@ -278,7 +278,8 @@ TEST(AddressField, CrLfInDisplayNameCannotInject) {
 // Found by fuzzing: a trailing run of spaces was folded onto a continuation line of its
 // own, which some readers take for the end of the header.
 TEST(HeaderField, NoContinuationLineOfWhiteSpaceAlone) {
-    for (const std::string& value : {std::string(68, 'x') + "  ", std::string(70, 'y') + " \x7f\x7f", "  lead " + std::string(80, 'z')}) {
+    for (const std::string& value : {std::string(68, 'x') + "  ", std::string(70, 'y') + " \x7f\x7f", "  lead " + std::string(80, 'z'),
+                                     "\"Nekoj i ,i\" <n@example.or" + std::string(90, ' ') + "\t (the cat)\" <k@example.org>"}) {
         SCOPED_TRACE(value);
         std::string field = header_field("Subject", value, "UTF-8");
         for (const auto& line : haineko::test::crlf_lines(field))
