@@ -79,7 +79,7 @@ bool same(const json::value& a, const json::value& b) {
     return a == b;
 }
 
-bool one_line(std::string_view s) {
+bool is_one_line(std::string_view s) {
     for (unsigned char c : s)
         if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
     return true;
@@ -136,7 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(s.mail.find_first_of("<>") == std::string::npos, "accepted sender has < or >");
         FUZZ_CHECK(!s.body.empty(), "accepted empty body");
         FUZZ_CHECK(!s.header.subject.empty(), "accepted empty subject");
-        FUZZ_CHECK(one_line(s.header.subject) && one_line(s.header.from) && one_line(s.header.replyto),
+        FUZZ_CHECK(is_one_line(s.header.subject) && is_one_line(s.header.from) && is_one_line(s.header.replyto),
                    "a header value keeps a control character");
         for (const auto& r : out.replies) FUZZ_CHECK(r.rcpt.has_value(), "a refused recipient's entry has no rcpt");
     } else {

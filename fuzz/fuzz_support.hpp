@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/text.hpp"
 
 // A broken invariant is a finding: say which, then crash so that libFuzzer keeps the input.
 #define FUZZ_CHECK(cond, what)                                                                       \
@@ -47,36 +48,9 @@ inline std::string_view as_text(const uint8_t* data, size_t size) {
     return {reinterpret_cast<const char*>(data), size};
 }
 
-// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-inline bool is_valid_utf8(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        size_t len;
-        unsigned min, cp;
-        if (c < 0x80) {
-            ++i;
-            continue;
-        } else if ((c >> 5) == 0x6) {
-            len = 2, min = 0x80, cp = c & 0x1f;
-        } else if ((c >> 4) == 0xe) {
-            len = 3, min = 0x800, cp = c & 0x0f;
-        } else if ((c >> 3) == 0x1e) {
-            len = 4, min = 0x10000, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > s.size()) return false;
-        for (size_t k = 1; k < len; ++k) {
-            unsigned char cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc >> 6) != 0x2) return false;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-        i += len;
-    }
-    return true;
-}
+// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF): the
+// product's own check, which tests/unit/text_test.cpp holds to those rules.
+using haineko::is_valid_utf8;
 
 // CRLF text into lines without their CRLF; a trailing CRLF gives no empty last line.
 inline std::vector<std::string_view> crlf_lines(std::string_view text) {

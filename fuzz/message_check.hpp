@@ -63,9 +63,7 @@ inline std::optional<std::string> message_problem(std::string_view msg, const Su
             if (names.empty()) return "the header section starts with a continuation line";
             bool only_wsp = true;
             for (char c : line) only_wsp = only_wsp && is_wsp(c);
-            // KNOWN-ISSUE(blank-continuation): a value ending in spaces can put them on a line
-            // of their own (header.cpp split_tokens/fold). Remove when fixed.
-            if (only_wsp && !skipping("blank-continuation"))
+            if (only_wsp)
                 return "a continuation line of " + current + " holds only white space";
         } else {
             size_t colon = line.find(':');
