@@ -46,8 +46,8 @@ inline constexpr const char* kDefaultEhlo = "client.example.net";
 inline constexpr const char* kClientAddress = "192.0.2.1";
 
 // The submission the checks would have let through: header fields as given (the builder
-// must cope with anything in them), the envelope sender and EHLO only when they would
-// pass the checks (else a fixed valid one), the charset UTF-8 when empty.
+// must cope with anything in them), the envelope sender, recipient and EHLO only when
+// they would pass the checks (else a fixed valid one), the charset UTF-8 when empty.
 inline Submission submission_from(const MessageFields& f, const std::string& hostname) {
     Submission s;
     s.queueid = "QZ7fuzzQ0000abcd";
@@ -58,7 +58,7 @@ inline Submission submission_from(const MessageFields& f, const std::string& hos
     s.client.referer = f.referer;
     s.ehlo = is_valid_ehlo(f.ehlo) ? f.ehlo : kDefaultEhlo;
     s.mail = is_email_address(f.mail) ? f.mail : kDefaultMail;
-    s.rcpt.push_back(f.rcpt.empty() ? kDefaultRcpt : f.rcpt);
+    s.rcpt.push_back(is_email_address(f.rcpt) ? f.rcpt : kDefaultRcpt);
     s.header.from = f.from;
     s.header.replyto = f.replyto;
     s.header.subject = f.subject;
