@@ -41,17 +41,6 @@ bool strings_valid_utf8(const json::value& v) {
     return true;
 }
 
-bool has_non_finite(const json::value& v) {
-    if (v.is_double()) return !std::isfinite(v.get_double());
-    if (v.is_array())
-        for (const auto& item : v.get_array())
-            if (has_non_finite(item)) return true;
-    if (v.is_object())
-        for (const auto& kv : v.get_object())
-            if (has_non_finite(kv.value())) return true;
-    return false;
-}
-
 // Equal, but for doubles within a rounding error: Boost.JSON 1.81 does not always parse
 // a number to the nearest double, so a round trip may move the last bit.
 bool same(const json::value& a, const json::value& b) {
@@ -99,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(strings_valid_utf8(*parsed), "parsed JSON holds invalid UTF-8");
         // Boost.JSON reads 1e999 as infinity and writes it back as "Infinity", which is not
         // JSON; harmless here (a field's text is all the checks take from a number).
-        if (!has_non_finite(*parsed)) {
+        if (!fuzz::has_non_finite(*parsed)) {
             const std::string strict = json::serialize(*parsed);
             json::error_code ec;
             json::value again = json::parse(strict, ec);

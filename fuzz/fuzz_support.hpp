@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +15,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/json.hpp>
 
 #include "config/config.hpp"
 #include "core/text.hpp"
@@ -30,6 +33,18 @@
     } while (0)
 
 namespace haineko::fuzz {
+
+// A NaN or an infinity anywhere in a JSON value: what serializes to text that is not JSON.
+inline bool has_non_finite(const boost::json::value& v) {
+    if (v.is_double()) return !std::isfinite(v.get_double());
+    if (v.is_array())
+        for (const auto& item : v.get_array())
+            if (has_non_finite(item)) return true;
+    if (v.is_object())
+        for (const auto& kv : v.get_object())
+            if (has_non_finite(kv.value())) return true;
+    return false;
+}
 
 // Skips for problems already found, so that a long run gets past them: a check that a
 // known problem breaks is written

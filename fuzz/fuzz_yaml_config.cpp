@@ -18,20 +18,9 @@ namespace json = boost::json;
 
 namespace {
 
-bool has_non_finite(const json::value& v) {
-    if (v.is_double()) return !std::isfinite(v.get_double());
-    if (v.is_array())
-        for (const auto& item : v.get_array())
-            if (has_non_finite(item)) return true;
-    if (v.is_object())
-        for (const auto& kv : v.get_object())
-            if (has_non_finite(kv.value())) return true;
-    return false;
-}
-
 // What /conf would answer must be JSON again.
 void check_json(const json::value& v, const char* what) {
-    FUZZ_CHECK(!has_non_finite(v), "a non-finite number (nan/inf) in the config's JSON");
+    FUZZ_CHECK(!fuzz::has_non_finite(v), "a non-finite number (nan/inf) in the config's JSON");
     const std::string text = json::serialize(v);
     json::error_code ec;
     json::value back = json::parse(text, ec);

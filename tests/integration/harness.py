@@ -508,6 +508,14 @@ class HainekoTestCase(unittest.TestCase):
                                      use_defaults=cls.use_defaults)
 
     @classmethod
+    def class_peer(cls, peer):
+        """A peer for the whole class: started (when it has start()) and cleaned up after
+        the class's last test."""
+        started = peer.start() if hasattr(peer, "start") else peer
+        cls.addClassCleanup(peer.cleanup)
+        return started
+
+    @classmethod
     def make_server(cls, start=True, **kw):
         srv = Haineko(**kw)
         cls.addClassCleanup(srv.cleanup)

@@ -150,8 +150,7 @@ class EnvelopeAddressForms(HainekoTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sink = SmtpSink().start()
-        cls.addClassCleanup(cls.sink.cleanup)
+        cls.sink = cls.class_peer(SmtpSink())
         cls.server = cls.make_server(etc={
             "haineko.cf": {"smtpd": {"hostname": HOSTNAME, "pool_idle_timeout": 1}},
             "mailertable": {"default": {"mailer": "ESMTP", "host": "127.0.0.1", "port": cls.sink.port,

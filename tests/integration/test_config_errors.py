@@ -241,8 +241,7 @@ class RoutesThatCannotWork(HainekoTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sink = SmtpSink().start()
-        cls.addClassCleanup(cls.sink.cleanup)
+        cls.sink = cls.class_peer(SmtpSink())
         route = {"mailer": "ESMTP", "host": "127.0.0.1", "port": cls.sink.port, "timeout": 5,
                  "auth_plaintext": 1}
         cls.server = cls.make_server(etc={

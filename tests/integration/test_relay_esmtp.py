@@ -182,12 +182,9 @@ class SinkRelay(HainekoTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.full = SmtpSink().start()
-        cls.addClassCleanup(cls.full.cleanup)
-        cls.bare = SmtpSink(options=["-p", "-8", "-N"]).start()
-        cls.addClassCleanup(cls.bare.cleanup)
-        cls.old = SmtpSink(options=["-e"]).start()
-        cls.addClassCleanup(cls.old.cleanup)
+        cls.full = cls.class_peer(SmtpSink())
+        cls.bare = cls.class_peer(SmtpSink(options=["-p", "-8", "-N"]))
+        cls.old = cls.class_peer(SmtpSink(options=["-e"]))
         cls.closed_port = free_port()
         cls.server = cls.make_server(etc={
             "haineko.cf": {"smtpd": {"hostname": HOSTNAME, "pool_idle_timeout": 2}},

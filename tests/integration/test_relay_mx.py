@@ -50,10 +50,8 @@ class MxDelivery(MxBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.dns = Dnsmasq(RECORDS).start()
-        cls.addClassCleanup(cls.dns.cleanup)
-        cls.sink = SmtpSink().start()
-        cls.addClassCleanup(cls.sink.cleanup)
+        cls.dns = cls.class_peer(Dnsmasq(RECORDS))
+        cls.sink = cls.class_peer(SmtpSink())
         cls.server = cls.make_server(etc=cls.route_etc(cls.dns.port, cls.sink.port))
 
     def assertDelivered(self, j, rcpt, exchanger):
@@ -120,8 +118,7 @@ class MxResolverDown(MxBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sink = SmtpSink().start()
-        cls.addClassCleanup(cls.sink.cleanup)
+        cls.sink = cls.class_peer(SmtpSink())
         cls.server = cls.make_server(etc=cls.route_etc(free_udp_tcp_port(), cls.sink.port))
 
     def test_resolver_failure_is_temporary(self):

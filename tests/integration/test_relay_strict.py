@@ -37,8 +37,7 @@ class OddPositiveReplies(HainekoTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tls = TlsFiles()
-        cls.addClassCleanup(cls.tls.cleanup)
+        cls.tls = cls.class_peer(TlsFiles())
         cls.peers = {}
         routes = {}
         for domain, (replies, keywords, extra, _command) in WRONG.items():
@@ -61,8 +60,7 @@ class OddPositiveReplies(HainekoTestCase):
         routes["good-pipe.example.jp"] = {"mailer": "ESMTP", "host": "127.0.0.1", "port": cls.good_pipe.port,
                                           "timeout": 5}
         # Postfix's smtp-sink answers AUTH LOGIN (and AUTH PLAIN) with 250
-        cls.sink = SmtpSink().start()
-        cls.addClassCleanup(cls.sink.cleanup)
+        cls.sink = cls.class_peer(SmtpSink())
         routes["sink-auth.example.jp"] = {"mailer": "ESMTP", "host": "127.0.0.1", "port": cls.sink.port,
                                           "timeout": 5, "auth": "scripted", "auth_plaintext": 1}
         cls.server = cls.make_server(etc={

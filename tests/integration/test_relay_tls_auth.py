@@ -24,8 +24,7 @@ class TlsAuthBase(HainekoTestCase):
     def setUpClass(cls):
         super().setUpClass()
         require_aiosmtpd()  # a missing aiosmtpd fails these tests, never skips them
-        cls.tls = TlsFiles()
-        cls.addClassCleanup(cls.tls.cleanup)
+        cls.tls = cls.class_peer(TlsFiles())
 
     @classmethod
     def peer(cls, **kw):

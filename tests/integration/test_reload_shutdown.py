@@ -91,8 +91,7 @@ class ReloadTlsCaFile(HainekoTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tls = TlsFiles()
-        cls.addClassCleanup(cls.tls.cleanup)
+        cls.tls = cls.class_peer(TlsFiles())
         cls.smtp = AioPeer(tls=cls.tls.server_context()).start()
         cls.addClassCleanup(cls.smtp.stop)
         cls.cloud = CloudPeer(default=Answer(202, b"", {"X-Message-Id": "sg-reload-1"}),

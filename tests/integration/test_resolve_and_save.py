@@ -23,8 +23,7 @@ class NamesThroughCares(HainekoTestCase):
         cls.dns = Dnsmasq(["--host-record=relay.test,127.0.0.1", "--host-record=hop.test,127.0.0.1",
                            "--host-record=api.test,127.0.0.1"]).start()
         cls.addClassCleanup(cls.dns.cleanup)
-        cls.sink = SmtpSink().start()
-        cls.addClassCleanup(cls.sink.cleanup)
+        cls.sink = cls.class_peer(SmtpSink())
         cls.cloud = CloudPeer(default=Answer(202, b"", {"X-Message-Id": "sg-cares-1"}), name="cares").start()
         cls.addClassCleanup(cls.cloud.stop)
         cls.next_hop = cls.make_server(etc={"haineko.cf": {"smtpd": {"hostname": "next-hop.example.net"}},
