@@ -10,7 +10,7 @@ profile=${1:-test}
 run=(
   cmake g++ make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libyaml-cpp-dev libc-ares-dev libspdlog-dev libfmt-dev libcli11-dev
+  libssl-dev libyaml-cpp-dev libc-ares-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev
   openssl ca-certificates
 )
 peers=(curl postfix python3-aiosmtpd swaks wrk dnsmasq)

@@ -1,0 +1,108 @@
+#include "queue/sqlite/committer.hpp"
+
+#include "queue/store.hpp"
+
+namespace haineko::queue::sqlite {
+
+namespace {
+
+// A batch waits for no one: it takes what is there, up to this many, so that one
+// commit's latency stays bounded under any load.
+constexpr size_t kMaxBatch = 512;
+
+// What a job's error becomes for its caller: the store's trouble as StoreUnavailable
+// (answered 503), anything else as it was.
+std::exception_ptr as_caller_error(std::exception_ptr error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const Error& e) {
+        if (is_unavailable(e.code())) return std::make_exception_ptr(StoreUnavailable(e.what()));
+        return error;
+    } catch (...) {
+        return error;
+    }
+}
+
+}  // namespace
+
+Committer::Committer(std::unique_ptr<Db> db) : db_(std::move(db)), thread_([this] { serve(); }) {}
+
+Committer::~Committer() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+}
+
+std::uint64_t Committer::batches() const {
+    std::lock_guard lock(mutex_);
+    return batches_;
+}
+
+std::uint64_t Committer::jobs() const {
+    std::lock_guard lock(mutex_);
+    return jobs_;
+}
+
+void Committer::push(Job job) {
+    {
+        std::lock_guard lock(mutex_);
+        waiting_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+}
+
+void Committer::serve() {
+    std::vector<Job> batch;
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
+            if (waiting_.empty()) return;  // stopping, and nothing left to do
+            while (!waiting_.empty() && batch.size() < kMaxBatch) {
+                batch.push_back(std::move(waiting_.front()));
+                waiting_.pop_front();
+            }
+        }
+        run_batch(batch);
+        {
+            std::lock_guard lock(mutex_);
+            ++batches_;
+            jobs_ += batch.size();
+        }
+        batch.clear();
+    }
+}
+
+void Committer::run_batch(std::vector<Job>& batch) {
+    std::vector<std::exception_ptr> errors(batch.size());
+    std::exception_ptr batch_error;
+    try {
+        db_->exec("BEGIN IMMEDIATE");
+        for (size_t i = 0; i < batch.size(); ++i) {
+            db_->exec("SAVEPOINT job");
+            try {
+                batch[i].work(*db_);
+                db_->reset_all();
+                db_->exec("RELEASE job");
+            } catch (...) {
+                errors[i] = as_caller_error(std::current_exception());
+                db_->reset_all();
+                db_->exec("ROLLBACK TO job; RELEASE job");
+            }
+        }
+        db_->exec("COMMIT");
+    } catch (const std::exception& e) {
+        // Nothing of this batch is kept: every caller hears so.
+        try {
+            db_->exec("ROLLBACK");
+        } catch (...) {
+        }
+        batch_error = std::make_exception_ptr(StoreUnavailable(std::string("the queue cannot commit: ") + e.what()));
+    }
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(batch_error ? batch_error : errors[i]);
+}
+
+}  // namespace haineko::queue::sqlite

@@ -1,0 +1,82 @@
+// The SQLite store's own thread. Calls queue up as jobs; the thread takes every job that
+// is waiting, runs them in one transaction (each in a savepoint of its own, so one job's
+// error undoes that job only), commits once, and only then resumes each caller on its
+// own executor. With synchronous=FULL the commit is the fsync: many requests, one fsync
+// (group commit). No event loop ever waits on the disk.
+#pragma once
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "queue/sqlite/sqlite_db.hpp"
+
+namespace haineko::queue::sqlite {
+
+class Committer {
+public:
+    // Takes the connection over; runs until destroyed (pending jobs still run).
+    explicit Committer(std::unique_ptr<Db> db);
+    Committer(const Committer&) = delete;
+    Committer& operator=(const Committer&) = delete;
+    ~Committer();
+
+    // Runs fn(Db&) on the store's thread inside the next batch's transaction and resumes
+    // the caller with its result after the commit. Throws StoreUnavailable when the
+    // batch could not be committed (or fn met a full disk), and what fn threw otherwise.
+    template <class T, class Fn>
+    boost::asio::awaitable<T> run(Fn fn) {
+        // GCC 12 mishandles a lambda temporary with non-trivial captures inside a co_await
+        // expression, so the initiation is a named local.
+        auto result = std::make_shared<std::optional<T>>();
+        auto initiation = [this, result, &fn](auto handler) {
+            using Handler = decltype(handler);
+            auto owned = std::make_shared<Handler>(std::move(handler));
+            Job job;
+            job.work = [result, fn = std::move(fn)](Db& db) { result->emplace(fn(db)); };
+            job.done = [owned](std::exception_ptr error) {
+                auto executor = boost::asio::get_associated_executor(*owned);
+                boost::asio::post(executor, [owned, error]() mutable { (*owned)(error); });
+            };
+            push(std::move(job));
+        };
+        co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(std::exception_ptr)>(
+            initiation, boost::asio::use_awaitable);
+        co_return std::move(**result);
+    }
+
+    // Batches committed so far, and jobs in them: how well commits are shared.
+    std::uint64_t batches() const;
+    std::uint64_t jobs() const;
+
+private:
+    struct Job {
+        std::function<void(Db&)> work;
+        std::function<void(std::exception_ptr)> done;
+    };
+
+    void push(Job job);
+    void serve();
+    void run_batch(std::vector<Job>& batch);
+
+    std::unique_ptr<Db> db_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<Job> waiting_;
+    bool stopping_ = false;
+    std::uint64_t batches_ = 0, jobs_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace haineko::queue::sqlite

@@ -1,0 +1,112 @@
+#include "queue/sqlite/delivery_calls.hpp"
+
+#include <set>
+
+#include "queue/sqlite/columns.hpp"
+#include "queue/sqlite/rows.hpp"
+
+namespace haineko::queue::sqlite {
+
+namespace {
+
+struct InFlight {
+    std::int64_t position = 0;
+    std::optional<std::string> asked;
+};
+
+std::optional<InFlight> in_flight(Db& db, std::int64_t message, const std::string& rcpt) {
+    auto& st = db.prepare(
+        "SELECT position, asked FROM recipients WHERE message = ? AND rcpt = ? AND in_flight = 1");
+    st.bind(1, message).bind(2, rcpt);
+    if (!st.step()) return std::nullopt;
+    return InFlight{st.integer(0), st.optional_text(1)};
+}
+
+// What a cancel or hold asked for during the attempt makes of its outcome: a delivery
+// stays one; anything else becomes what was asked.
+RcptStatus settled_status(const Outcome& o, const std::optional<std::string>& asked) {
+    if (!asked || o.status == RcptStatus::delivered) return o.status;
+    if (*asked == "cancel") return RcptStatus::cancelled;
+    if (*asked == "hold" && o.status == RcptStatus::deferred) return RcptStatus::held;
+    return o.status;
+}
+
+void write_outcome(Db& db, const Outcome& o, std::int64_t position, RcptStatus status, Millis now) {
+    auto& st = db.prepare(
+        "UPDATE recipients SET status = ?, attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, "
+        "in_flight = 0, asked = NULL, route_mailer = coalesce(?, route_mailer), route_host = coalesce(?, route_host), "
+        "route_port = coalesce(?, route_port), last_reply = coalesce(?, last_reply) WHERE message = ? AND position = ?");
+    st.bind(1, name_of(status));
+    if (status == RcptStatus::deferred) st.bind(2, o.next_attempt_at);
+    st.bind(3, now);
+    if (o.route) st.bind(4, o.route->mailer).bind(5, o.route->host).bind(6, std::int64_t{o.route->port});
+    st.bind(7, reply_column(o.reply)).bind(8, o.message).bind(9, position).run();
+}
+
+}  // namespace
+
+std::vector<DueRecipient> claim_due(Db& db, Millis now, int limit) {
+    auto& st = db.prepare(
+        "SELECT r.message, m.id, r.position, r.rcpt, r.attempts, m.created_at FROM recipients r "
+        "JOIN messages m ON m.n = r.message WHERE r.in_flight = 0 AND r.status IN ('queued', 'deferred') "
+        "AND r.next_attempt_at <= ? ORDER BY r.next_attempt_at LIMIT ?");
+    st.bind(1, now).bind(2, std::int64_t{limit});
+    std::vector<DueRecipient> due;
+    std::vector<std::int64_t> positions;
+    while (st.step()) {
+        due.push_back({st.integer(0), st.text(1), st.text(3), static_cast<int>(st.integer(4)), st.integer(5)});
+        positions.push_back(st.integer(2));
+    }
+    st.reset();
+    auto& claim = db.prepare("UPDATE recipients SET in_flight = 1 WHERE message = ? AND position = ?");
+    for (size_t i = 0; i < due.size(); ++i) {
+        claim.reset();
+        claim.bind(1, due[i].message).bind(2, positions[i]).run();
+    }
+    return due;
+}
+
+std::optional<Millis> next_due(Db& db) {
+    auto& st = db.prepare(
+        "SELECT min(next_attempt_at) FROM recipients WHERE in_flight = 0 AND status IN ('queued', 'deferred')");
+    return st.step() ? st.optional_integer(0) : std::nullopt;
+}
+
+std::optional<NewMessage> load_message(Db& db, std::int64_t message) {
+    auto& st = db.prepare(
+        "SELECT id, user, message_id, from_addr, mail, subject, created_at, send_at, is_bounce, body "
+        "FROM messages WHERE n = ?");
+    st.bind(1, message);
+    if (!st.step()) return std::nullopt;
+    NewMessage m;
+    m.id = st.text(0);
+    m.user = st.text(1);
+    m.message_id = st.text(2);
+    m.from = st.text(3);
+    m.mail = st.text(4);
+    m.subject = st.text(5);
+    m.created_at = st.integer(6);
+    m.send_at = st.optional_integer(7);
+    m.is_bounce = st.integer(8) != 0;
+    m.body = st.text(9);
+    return m;
+}
+
+void settle(Db& db, const std::vector<Outcome>& outcomes, const std::vector<Bounce>& bounces, Millis now) {
+    std::set<std::int64_t> touched;
+    for (const auto& o : outcomes) {
+        const auto flight = in_flight(db, o.message, o.rcpt);
+        if (!flight) continue;  // settled already (a second outcome for one attempt)
+        const RcptStatus status = settled_status(o, flight->asked);
+        write_outcome(db, o, flight->position, status, now);
+        add_event(db, now, name_of(status), o.message, o.rcpt, o.reply);
+        touched.insert(o.message);
+    }
+    for (const auto& b : bounces) {
+        insert_message(db, b.report);
+        add_event(db, now, "dsn-sent", b.original, std::nullopt, std::nullopt);
+    }
+    for (auto message : touched) refresh_message_status(db, message);
+}
+
+}  // namespace haineko::queue::sqlite

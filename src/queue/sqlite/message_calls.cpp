@@ -1,0 +1,184 @@
+#include "queue/sqlite/message_calls.hpp"
+
+#include <algorithm>
+
+#include "queue/sqlite/columns.hpp"
+#include "queue/sqlite/rows.hpp"
+
+namespace haineko::queue::sqlite {
+
+namespace {
+
+// The Idempotency-Key seen before for this user, within the window.
+std::optional<Enqueued> earlier_answer(Db& db, const std::string& user, const IdempotencyClaim& claim, Millis now) {
+    auto& st = db.prepare("SELECT body_hash, answer FROM idempotency WHERE user = ? AND key = ? AND created_at > ?");
+    st.bind(1, user).bind(2, claim.key).bind(3, now - kIdempotencyWindow);
+    if (!st.step()) return std::nullopt;
+    if (st.text(0) != claim.body_hash) return Enqueued{Enqueued::Kind::conflict, {}};
+    return Enqueued{Enqueued::Kind::replay, st.text(1)};
+}
+
+void remember_claim(Db& db, const std::string& user, const IdempotencyClaim& claim, Millis now) {
+    auto& st = db.prepare(
+        "INSERT OR REPLACE INTO idempotency(user, key, body_hash, answer, created_at) VALUES(?, ?, ?, ?, ?)");
+    st.bind(1, user).bind(2, claim.key).bind(3, claim.body_hash).bind(4, claim.answer).bind(5, now).run();
+}
+
+struct PendingRecipient {
+    std::int64_t position;
+    std::string rcpt;
+    RcptStatus status;
+    int attempts;
+    bool in_flight;
+};
+
+std::vector<PendingRecipient> pending_recipients(Db& db, std::int64_t message) {
+    auto& st = db.prepare(
+        "SELECT position, rcpt, status, attempts, in_flight FROM recipients WHERE message = ? "
+        "AND status IN ('queued', 'deferred', 'held') ORDER BY position");
+    st.bind(1, message);
+    std::vector<PendingRecipient> rows;
+    while (st.step())
+        rows.push_back({st.integer(0), st.text(1), rcpt_status_named(st.text(2)).value_or(RcptStatus::queued),
+                        static_cast<int>(st.integer(3)), st.integer(4) != 0});
+    return rows;
+}
+
+void make_due(Db& db, std::int64_t message, std::int64_t position, RcptStatus status, Millis due, Millis now) {
+    auto& st = db.prepare(
+        "UPDATE recipients SET status = ?, next_attempt_at = ?, updated_at = ? WHERE message = ? AND position = ?");
+    st.bind(1, name_of(status)).bind(2, due).bind(3, now).bind(4, message).bind(5, position).run();
+}
+
+// A cancel or hold asked for while the recipient is in flight: the attempt's settling
+// applies it (api-v1.md: a delivery in flight finishes first).
+void ask_in_flight(Db& db, std::int64_t message, std::int64_t position, const char* what) {
+    auto& st = db.prepare("UPDATE recipients SET asked = ? WHERE message = ? AND position = ?");
+    st.bind(1, std::string_view(what)).bind(2, message).bind(3, position).run();
+}
+
+std::optional<Millis> send_at_of(Db& db, std::int64_t message) {
+    auto& st = db.prepare("SELECT send_at FROM messages WHERE n = ?");
+    st.bind(1, message);
+    return st.step() ? st.optional_integer(0) : std::nullopt;
+}
+
+void apply(Db& db, std::int64_t message, const PendingRecipient& r, Action action, Millis now) {
+    const RcptStatus unheld = r.attempts > 0 ? RcptStatus::deferred : RcptStatus::queued;
+    switch (action) {
+    case Action::retry:
+        if (r.in_flight) return;
+        if (r.status == RcptStatus::held) add_event(db, now, "released", message, r.rcpt, std::nullopt);
+        if (r.status != RcptStatus::queued) make_due(db, message, r.position, r.status == RcptStatus::held ? unheld : r.status, now, now);
+        return;
+    case Action::hold:
+        if (r.status == RcptStatus::held) return;
+        if (r.in_flight) return ask_in_flight(db, message, r.position, "hold");
+        set_recipient_status(db, message, r.position, RcptStatus::held, now);
+        return add_event(db, now, "held", message, r.rcpt, std::nullopt);
+    case Action::release: {
+        if (r.status != RcptStatus::held) return;
+        const Millis due = std::max(send_at_of(db, message).value_or(now), now);
+        make_due(db, message, r.position, unheld, due, now);
+        return add_event(db, now, "released", message, r.rcpt, std::nullopt);
+    }
+    case Action::cancel:
+        if (r.in_flight) return ask_in_flight(db, message, r.position, "cancel");
+        set_recipient_status(db, message, r.position, RcptStatus::cancelled, now);
+        return add_event(db, now, "cancelled", message, r.rcpt, std::nullopt);
+    }
+}
+
+}  // namespace
+
+Enqueued enqueue_message(Db& db, const NewMessage& m, const std::optional<IdempotencyClaim>& claim) {
+    if (claim) {
+        if (auto earlier = earlier_answer(db, m.user, *claim, m.created_at)) return *earlier;
+        remember_claim(db, m.user, *claim, m.created_at);
+    }
+    insert_message(db, m);
+    return Enqueued{Enqueued::Kind::stored, {}};
+}
+
+std::optional<MessageState> find_message(Db& db, const std::string& id, const std::optional<std::string>& user) {
+    const auto key = message_key(db, id, user);
+    if (!key) return std::nullopt;
+    return read_message(db, *key, true);
+}
+
+MessagePage list_messages(Db& db, const ListQuery& q) {
+    auto& st = db.prepare(
+        "SELECT n FROM messages WHERE (?1 IS NULL OR user = ?1) AND (?2 IS NULL OR status = ?2) "
+        "AND (?3 IS NULL OR n < ?3) ORDER BY n DESC LIMIT ?4");
+    st.bind(1, q.user);
+    if (q.status) st.bind(2, name_of(*q.status));
+    st.bind(3, q.before).bind(4, static_cast<std::int64_t>(q.limit) + 1);
+    std::vector<std::int64_t> keys;
+    while (st.step()) keys.push_back(st.integer(0));
+    st.reset();
+    MessagePage page;
+    if (keys.size() > static_cast<size_t>(q.limit)) {
+        keys.pop_back();
+        page.next = keys.back();
+    }
+    for (auto key : keys) page.messages.push_back(read_message(db, key, false));
+    return page;
+}
+
+ActResult act_on_message(Db& db, const std::string& id, const std::optional<std::string>& user, Action action,
+                         Millis now) {
+    const auto key = message_key(db, id, user);
+    if (!key) return ActResult{ActResult::Kind::not_found, {}};
+    const auto pending = pending_recipients(db, *key);
+    if (pending.empty()) return ActResult{ActResult::Kind::not_pending, read_message(db, *key, true)};
+    for (const auto& r : pending) apply(db, *key, r, action, now);
+    refresh_message_status(db, *key);
+    return ActResult{ActResult::Kind::done, read_message(db, *key, true)};
+}
+
+QueueCounts count_queue(Db& db) {
+    QueueCounts c;
+    auto& by_status = db.prepare(
+        "SELECT status, count(*) FROM recipients WHERE status IN ('queued', 'deferred', 'held') GROUP BY status");
+    while (by_status.step()) {
+        const std::string status = by_status.text(0);
+        (status == "queued" ? c.queued : status == "deferred" ? c.deferred : c.held) = by_status.integer(1);
+    }
+    auto& messages = db.prepare("SELECT count(*), min(created_at) FROM messages WHERE status = 'pending'");
+    if (messages.step()) {
+        c.pending = messages.integer(0);
+        c.oldest_at = messages.optional_integer(1);
+    }
+    auto& by_route = db.prepare(
+        "SELECT coalesce(r.route_mailer, ''), coalesce(r.route_host, ''), count(*), min(m.created_at) "
+        "FROM recipients r JOIN messages m ON m.n = r.message "
+        "WHERE r.status IN ('queued', 'deferred', 'held') GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2");
+    while (by_route.step())
+        c.by_route.push_back({by_route.text(0), by_route.text(1), by_route.integer(2), by_route.integer(3)});
+    return c;
+}
+
+EventPage read_events(Db& db, std::int64_t after, int limit) {
+    auto& st = db.prepare(
+        "SELECT e.seq, e.at, e.type, m.id, e.rcpt, e.reply, m.tags, m.metadata FROM events e "
+        "JOIN messages m ON m.n = e.message WHERE e.seq > ? ORDER BY e.seq LIMIT ?");
+    st.bind(1, after).bind(2, std::int64_t{limit});
+    EventPage page;
+    page.next = after;
+    while (st.step()) {
+        Event e;
+        e.seq = st.integer(0);
+        e.at = st.integer(1);
+        e.type = st.text(2);
+        e.id = st.text(3);
+        e.rcpt = st.optional_text(4);
+        e.reply = reply_from(st.optional_text(5));
+        e.tags = tags_from(st.text(6));
+        e.metadata = metadata_from(st.text(7));
+        page.next = e.seq;
+        page.events.push_back(std::move(e));
+    }
+    return page;
+}
+
+}  // namespace haineko::queue::sqlite

@@ -1,0 +1,129 @@
+#include "queue/sqlite/rows.hpp"
+
+#include "queue/sqlite/columns.hpp"
+
+namespace haineko::queue::sqlite {
+
+namespace {
+
+constexpr const char* kMessageColumns =
+    "SELECT id, user, status, message_id, created_at, send_at, from_addr, mail, subject, size, tags, metadata "
+    "FROM messages WHERE n = ?";
+
+MessageState message_from(const Statement& st) {
+    MessageState m;
+    m.id = st.text(0);
+    m.user = st.text(1);
+    m.status = message_status_named(st.text(2)).value_or(MessageStatus::pending);
+    m.message_id = st.text(3);
+    m.created_at = st.integer(4);
+    m.send_at = st.optional_integer(5);
+    m.from = st.text(6);
+    m.mail = st.text(7);
+    m.subject = st.text(8);
+    m.size = st.integer(9);
+    m.tags = tags_from(st.text(10));
+    m.metadata = metadata_from(st.text(11));
+    return m;
+}
+
+RecipientState recipient_from(const Statement& st, bool with_reply) {
+    RecipientState r;
+    r.rcpt = st.text(0);
+    r.status = rcpt_status_named(st.text(1)).value_or(RcptStatus::queued);
+    r.attempts = static_cast<int>(st.integer(2));
+    // A next attempt means something only while one will be made.
+    if (r.status == RcptStatus::queued || r.status == RcptStatus::deferred) r.next_attempt_at = st.optional_integer(3);
+    r.updated_at = st.integer(4);
+    if (!st.is_null(5)) r.route = RouteFacts{st.text(5), st.text(6), static_cast<int>(st.integer(7))};
+    if (with_reply) r.last_reply = reply_from(st.optional_text(8));
+    return r;
+}
+
+}  // namespace
+
+std::int64_t insert_message(Db& db, const NewMessage& m) {
+    auto& msg = db.prepare(
+        "INSERT INTO messages(id, user, status, message_id, from_addr, mail, subject, size, created_at, send_at, "
+        "tags, metadata, is_bounce, body) VALUES(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    msg.bind(1, m.id).bind(2, m.user).bind(3, m.message_id).bind(4, m.from).bind(5, m.mail).bind(6, m.subject);
+    msg.bind(7, static_cast<std::int64_t>(m.body.size())).bind(8, m.created_at).bind(9, m.send_at);
+    msg.bind(10, tags_column(m.tags)).bind(11, metadata_column(m.metadata));
+    msg.bind(12, std::int64_t{m.is_bounce}).bind_blob(13, m.body).run();
+    const std::int64_t key = db.last_insert_rowid();
+    const Millis due = m.send_at.value_or(m.created_at);
+    auto& rcpt = db.prepare(
+        "INSERT INTO recipients(message, position, rcpt, status, next_attempt_at, updated_at, route_mailer, "
+        "route_host, route_port) VALUES(?, ?, ?, 'queued', ?, ?, ?, ?, ?)");
+    for (size_t i = 0; i < m.rcpts.size(); ++i) {
+        rcpt.reset();
+        rcpt.bind(1, key).bind(2, static_cast<std::int64_t>(i)).bind(3, m.rcpts[i]).bind(4, due).bind(5, m.created_at);
+        if (i < m.routes.size())
+            rcpt.bind(6, m.routes[i].mailer).bind(7, m.routes[i].host).bind(8, std::int64_t{m.routes[i].port});
+        rcpt.run();
+    }
+    add_event(db, m.created_at, "accepted", key, std::nullopt, std::nullopt);
+    return key;
+}
+
+void add_event(Db& db, Millis at, std::string_view type, std::int64_t message, const std::optional<std::string>& rcpt,
+               const std::optional<ReplyFacts>& reply) {
+    auto& st = db.prepare("INSERT INTO events(at, type, message, rcpt, reply) VALUES(?, ?, ?, ?, ?)");
+    st.bind(1, at).bind(2, type).bind(3, message).bind(4, rcpt).bind(5, reply_column(reply)).run();
+}
+
+void set_recipient_status(Db& db, std::int64_t message, std::int64_t position, RcptStatus status, Millis now) {
+    auto& st = db.prepare(
+        "UPDATE recipients SET status = ?, updated_at = ?, in_flight = 0, asked = NULL "
+        "WHERE message = ? AND position = ?");
+    st.bind(1, name_of(status)).bind(2, now).bind(3, message).bind(4, position).run();
+}
+
+void refresh_message_status(Db& db, std::int64_t message) {
+    auto& read = db.prepare("SELECT status FROM recipients WHERE message = ?");
+    read.bind(1, message);
+    std::vector<RcptStatus> statuses;
+    while (read.step()) statuses.push_back(rcpt_status_named(read.text(0)).value_or(RcptStatus::queued));
+    read.reset();
+    auto& write = db.prepare("UPDATE messages SET status = ? WHERE n = ? AND status <> ?1");
+    write.bind(1, name_of(message_status_of(statuses))).bind(2, message).run();
+}
+
+std::optional<std::int64_t> message_key(Db& db, const std::string& id, const std::optional<std::string>& user) {
+    auto& st = db.prepare("SELECT n, user FROM messages WHERE id = ?");
+    st.bind(1, id);
+    if (!st.step()) return std::nullopt;
+    if (user && st.text(1) != *user) return std::nullopt;
+    return st.integer(0);
+}
+
+MessageState read_message(Db& db, std::int64_t message, bool with_details) {
+    auto& head = db.prepare(kMessageColumns);
+    head.bind(1, message);
+    if (!head.step()) return {};
+    MessageState m = message_from(head);
+    head.reset();
+    auto& rcpts = db.prepare(
+        "SELECT rcpt, status, attempts, next_attempt_at, updated_at, route_mailer, route_host, route_port, last_reply "
+        "FROM recipients WHERE message = ? ORDER BY position");
+    rcpts.bind(1, message);
+    while (rcpts.step()) m.recipients.push_back(recipient_from(rcpts, with_details));
+    rcpts.reset();
+    if (!with_details) return m;
+    auto& events = db.prepare("SELECT seq, at, type, rcpt, reply FROM events WHERE message = ? ORDER BY seq");
+    events.bind(1, message);
+    while (events.step()) {
+        Event e;
+        e.seq = events.integer(0);
+        e.at = events.integer(1);
+        e.type = events.text(2);
+        e.id = m.id;
+        e.rcpt = events.optional_text(3);
+        e.reply = reply_from(events.optional_text(4));
+        m.events.push_back(std::move(e));
+    }
+    events.reset();
+    return m;
+}
+
+}  // namespace haineko::queue::sqlite

@@ -1,0 +1,110 @@
+// The embedded store: every call is a job for the Committer's thread (group commit).
+#include <chrono>
+#include <filesystem>
+
+#include "queue/sqlite/committer.hpp"
+#include "queue/sqlite/delivery_calls.hpp"
+#include "queue/sqlite/message_calls.hpp"
+#include "queue/sqlite/schema.hpp"
+#include "queue/store.hpp"
+
+namespace haineko::queue {
+
+namespace {
+
+namespace asio = boost::asio;
+using sqlite::Committer;
+using sqlite::Db;
+
+struct Done {};
+
+Millis now_millis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+class SqliteStore final : public Store {
+public:
+    explicit SqliteStore(std::unique_ptr<Db> db) : committer_(std::move(db)) {}
+
+    StoreStats stats() const override { return StoreStats{committer_.jobs(), committer_.batches()}; }
+
+    // Each call is a named lambda: GCC 12 mishandles lambda temporaries with captures in a
+    // co_await expression.
+    asio::awaitable<Enqueued> enqueue(NewMessage message, std::optional<IdempotencyClaim> claim) override {
+        auto call = [m = std::move(message), c = std::move(claim)](Db& db) { return sqlite::enqueue_message(db, m, c); };
+        co_return co_await committer_.run<Enqueued>(std::move(call));
+    }
+
+    asio::awaitable<std::optional<MessageState>> find(std::string id, std::optional<std::string> user) override {
+        auto call = [id = std::move(id), user = std::move(user)](Db& db) { return sqlite::find_message(db, id, user); };
+        co_return co_await committer_.run<std::optional<MessageState>>(std::move(call));
+    }
+
+    asio::awaitable<MessagePage> list(ListQuery query) override {
+        auto call = [q = std::move(query)](Db& db) { return sqlite::list_messages(db, q); };
+        co_return co_await committer_.run<MessagePage>(std::move(call));
+    }
+
+    asio::awaitable<ActResult> act(std::string id, std::optional<std::string> user, Action action,
+                                   Millis now) override {
+        auto call = [id = std::move(id), user = std::move(user), action, now](Db& db) {
+            return sqlite::act_on_message(db, id, user, action, now);
+        };
+        co_return co_await committer_.run<ActResult>(std::move(call));
+    }
+
+    asio::awaitable<QueueCounts> counts() override {
+        auto call = [](Db& db) { return sqlite::count_queue(db); };
+        co_return co_await committer_.run<QueueCounts>(std::move(call));
+    }
+
+    asio::awaitable<EventPage> events(std::int64_t after, int limit) override {
+        auto call = [after, limit](Db& db) { return sqlite::read_events(db, after, limit); };
+        co_return co_await committer_.run<EventPage>(std::move(call));
+    }
+
+    asio::awaitable<std::vector<DueRecipient>> claim_due(Millis now, int limit) override {
+        auto call = [now, limit](Db& db) { return sqlite::claim_due(db, now, limit); };
+        co_return co_await committer_.run<std::vector<DueRecipient>>(std::move(call));
+    }
+
+    asio::awaitable<std::optional<Millis>> next_due() override {
+        auto call = [](Db& db) { return sqlite::next_due(db); };
+        co_return co_await committer_.run<std::optional<Millis>>(std::move(call));
+    }
+
+    asio::awaitable<std::optional<NewMessage>> load(std::int64_t message) override {
+        auto call = [message](Db& db) { return sqlite::load_message(db, message); };
+        co_return co_await committer_.run<std::optional<NewMessage>>(std::move(call));
+    }
+
+    asio::awaitable<void> settle(std::vector<Outcome> outcomes, std::vector<Bounce> bounces, Millis now) override {
+        auto call = [o = std::move(outcomes), b = std::move(bounces), now](Db& db) {
+            sqlite::settle(db, o, b, now);
+            return Done{};
+        };
+        co_await committer_.run<Done>(std::move(call));
+    }
+
+private:
+    Committer committer_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const StoreOptions& options) {
+    try {
+        const auto dir = std::filesystem::path(options.path).parent_path();
+        if (!dir.empty() && !std::filesystem::is_directory(dir))
+            throw StoreUnavailable("the queue's directory " + dir.string() + " does not exist");
+        auto db = std::make_unique<Db>(options.path);
+        sqlite::prepare_schema(*db);
+        sqlite::recover_in_flight(*db, now_millis());
+        return std::make_unique<SqliteStore>(std::move(db));
+    } catch (const sqlite::Error& e) {
+        throw StoreUnavailable(options.path + ": " + e.what());
+    }
+}
+
+}  // namespace haineko::queue

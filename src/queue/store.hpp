@@ -1,0 +1,80 @@
+// The queue's store: where accepted messages live until every recipient is settled. The
+// intakes, the /v1 API and the scheduler use this interface only, so a PostgreSQL store
+// can stand in for the embedded SQLite one with no change above it.
+//
+// Every call is awaited on the caller's event loop and never blocks it: a store does its
+// work on its own thread (SQLite) or non-blocking (PostgreSQL). A call that writes
+// completes only after its commit is on stable storage; calls that arrive together may
+// share one commit. When the store cannot write (a full disk, a store that is down) the
+// call throws StoreUnavailable, and nothing of it was kept.
+#pragma once
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "queue/records.hpp"
+
+namespace haineko::queue {
+
+class StoreUnavailable : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// How well commits are shared: calls served, and the commits (fsyncs) they took.
+struct StoreStats {
+    std::uint64_t calls = 0;
+    std::uint64_t commits = 0;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    virtual StoreStats stats() const = 0;
+
+    // Keeps a new message with its recipients (queued, due at send_at or now) and its
+    // "accepted" event. With a claim, a request already seen for the same user and key
+    // within 24 hours is a replay (same body hash: its answer) or a conflict, and nothing
+    // new is kept.
+    virtual boost::asio::awaitable<Enqueued> enqueue(NewMessage message,
+                                                     std::optional<IdempotencyClaim> claim) = 0;
+
+    // One message with its recipients and events; nullopt when unknown, or when user is
+    // given and the message is someone else's.
+    virtual boost::asio::awaitable<std::optional<MessageState>> find(std::string id,
+                                                                     std::optional<std::string> user) = 0;
+    virtual boost::asio::awaitable<MessagePage> list(ListQuery query) = 0;
+    virtual boost::asio::awaitable<ActResult> act(std::string id, std::optional<std::string> user, Action action,
+                                                  Millis now) = 0;
+    virtual boost::asio::awaitable<QueueCounts> counts() = 0;
+    virtual boost::asio::awaitable<EventPage> events(std::int64_t after, int limit) = 0;
+
+    // For the scheduler: up to limit recipients due at now, oldest due first, now in
+    // flight; and when the next unclaimed one falls due (nullopt: none is pending).
+    virtual boost::asio::awaitable<std::vector<DueRecipient>> claim_due(Millis now, int limit) = 0;
+    virtual boost::asio::awaitable<std::optional<Millis>> next_due() = 0;
+    // The message's bytes and envelope sender, for an attempt.
+    virtual boost::asio::awaitable<std::optional<NewMessage>> load(std::int64_t message) = 0;
+    // Ends attempts: each recipient delivered, deferred or bounced (or cancelled or held,
+    // when that was asked for while it was in flight), with its event; the bounce reports
+    // are queued in the same commit, each with a dsn-sent event on the original.
+    virtual boost::asio::awaitable<void> settle(std::vector<Outcome> outcomes, std::vector<Bounce> bounces,
+                                                Millis now) = 0;
+};
+
+struct StoreOptions {
+    std::string path;  // SQLite: the database file
+};
+
+// The embedded store: ROOT/var/queue.db in WAL mode with synchronous=FULL. Opening it makes
+// every delivery that was in flight when the process last died due again. Throws
+// StoreUnavailable when the file cannot be opened or is not a queue.
+std::unique_ptr<Store> open_sqlite_store(const StoreOptions& options);
+
+}  // namespace haineko::queue
