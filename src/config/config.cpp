@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "config/queue_settings.hpp"
+#include "config/reader.hpp"
 #include "config/yaml_file.hpp"
 #include "core/address.hpp"
 
@@ -17,81 +19,6 @@ namespace haineko {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Reads typed values out of one YAML map, naming the file and line when one is wrong.
-class Reader {
-public:
-    Reader(std::string file, YAML::Node map) : file_(std::move(file)), map_(std::move(map)) {}
-
-    bool has(const char* key) const { return map_.IsMap() && map_[key] && !map_[key].IsNull(); }
-    YAML::Node node(const char* key) const { return map_[key]; }
-    const std::string& file() const { return file_; }
-
-    std::string text(const char* key, std::string fallback) const {
-        if (!has(key)) return fallback;
-        auto n = map_[key];
-        if (!n.IsScalar()) fail(n, std::string(key) + " must be a string");
-        return n.Scalar();
-    }
-
-    long long integer(const char* key, long long fallback, long long min, long long max) const {
-        if (!has(key)) return fallback;
-        auto n = map_[key];
-        auto v = as_integer(n);
-        if (!v) fail(n, std::string(key) + " must be a whole number");
-        if (*v < min || *v > max)
-            fail(n, std::string(key) + " must be between " + std::to_string(min) + " and " + std::to_string(max));
-        return *v;
-    }
-
-    bool flag(const char* key, bool fallback) const {
-        if (!has(key)) return fallback;
-        auto n = map_[key];
-        if (n.IsScalar()) {
-            std::string s = to_lower(n.Scalar());
-            if (s == "1" || s == "true" || s == "yes" || s == "on") return true;
-            if (s == "0" || s == "false" || s == "no" || s == "off" || s.empty()) return false;
-        }
-        fail(n, std::string(key) + " must be 0 or 1");
-    }
-
-    NumberSetting number(const char* key, long long fallback) const {
-        if (!has(key)) return {fallback, true};
-        auto v = as_integer(map_[key]);
-        if (!v || *v < 0) return {fallback, false};
-        return {*v, true};
-    }
-
-    std::vector<std::string> strings(const char* key) const {
-        std::vector<std::string> out;
-        if (!has(key)) return out;
-        auto n = map_[key];
-        if (n.IsScalar()) return {n.Scalar()};
-        if (!n.IsSequence()) fail(n, std::string(key) + " must be a list");
-        for (const auto& item : n) {
-            if (!item.IsScalar()) fail(item, std::string(key) + " must be a list of strings");
-            out.push_back(item.Scalar());
-        }
-        return out;
-    }
-
-    [[noreturn]] void fail(const YAML::Node& n, const std::string& problem) const {
-        throw ConfigError(file_, line_of(n), problem);
-    }
-
-    static std::optional<long long> as_integer(const YAML::Node& n) {
-        if (!n.IsScalar()) return std::nullopt;
-        const std::string& s = n.Scalar();
-        long long v = 0;
-        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (ec != std::errc{} || p != s.data() + s.size() || s.empty()) return std::nullopt;
-        return v;
-    }
-
-private:
-    std::string file_;
-    YAML::Node map_;
-};
 
 std::optional<YAML::Node> load_map(const std::string& path) {
     auto doc = load_yaml_file(path);
@@ -145,6 +72,9 @@ Route parse_route(const std::string& file, const std::string& key, const YAML::N
         route.path = r.text("path", "");
         if (!route.path.empty() && route.path[0] != '/') route.path = options.root + "/" + route.path;
     }
+    if (r.has("min_backoff")) route.min_backoff = r.integer("min_backoff", 300, 1, 1LL << 31);
+    if (r.has("max_backoff")) route.max_backoff = r.integer("max_backoff", 4000, 1, 1LL << 31);
+    if (r.has("max_lifetime")) route.max_lifetime = r.integer("max_lifetime", 432000, 0, 1LL << 31);
     route.entry = yaml_to_json(node).as_object();
     return route;
 }
@@ -488,6 +418,7 @@ std::shared_ptr<const Config> load_config(const Options& options) {
         config->warnings.push_back("hostname '" + config->smtpd.hostname + "' is not a full domain name; EHLO says '" +
                                    config->smtpd.helo_name + "' (set smtpd.hostname in haineko.cf)");
     config->node_id = node_id_for(*config, top, conf_path);
+    load_queue_settings(*config, top, conf_path);
 
     std::map<std::string, std::string> paths{
         {"mailertable", resolve_table(options, table_name(smtpd, "mailer", "rcpt", "mailertable", conf_path))},

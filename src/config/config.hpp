@@ -51,6 +51,8 @@ struct Route {
     bool auth_plaintext = false;
     bool disabled = false;
     std::string path;             // File mailer: the directory
+    // The queue's retry rules for this route (seconds), when they differ from queue:'s.
+    std::optional<long long> min_backoff, max_backoff, max_lifetime;
     boost::json::object entry;    // every key as written, for mailers with keys of their own
 };
 
@@ -102,6 +104,29 @@ struct Settings {
     int pool_idle_timeout = 30;
 };
 
+// The durable queue (api-v1.md, "Configuration").
+struct QueueSettings {
+    std::string store = "sqlite";
+    std::string path;               // absolute; ROOT/var/queue.db unless queue.path says
+    long long min_backoff = 300;    // seconds, as Postfix's minimal_backoff_time
+    long long max_backoff = 4000;   // maximal_backoff_time
+    long long max_lifetime = 432000;  // maximal_queue_lifetime: 5 days
+    bool bounce = true;             // send delivery status notifications
+    int max_concurrency = 64;       // deliveries in flight for the whole process
+};
+
+struct V1Settings {
+    int max_recipients = 100;
+};
+
+// Where events are POSTed, signed with the secret.
+struct Webhook {
+    std::string url;
+    std::string secret;
+    std::vector<std::string> events;  // the event types sent; all when the key is absent
+    std::string origin;               // FILE:LINE, for messages
+};
+
 struct Config {
     Options options;
     std::string conf_path;  // the haineko.cf read, empty when built-in defaults
@@ -109,6 +134,9 @@ struct Config {
     // so that two servers on one host do not take each other for a loop.
     std::string node_id;
     Settings smtpd;
+    QueueSettings queue;
+    V1Settings v1;
+    std::vector<Webhook> webhooks;
     boost::json::value conf_data;  // haineko.cf as read (or the defaults), for /conf
     std::map<std::string, Route> mailertable;
     std::map<std::string, Route> sendermt;

@@ -619,3 +619,60 @@ TEST(YamlFile, ConfigErrorFormat) {
     EXPECT_STREQ(ConfigError("/etc/x", 7, "bad").what(), "/etc/x:7: bad");
     EXPECT_STREQ(ConfigError("/etc/x", 0, "bad").what(), "/etc/x: bad");
 }
+
+TEST(QueueSettings, DefaultsArePostfixs) {
+    TempDir dir;
+    auto c = load_config(options_for(dir));
+    EXPECT_EQ(c->queue.store, "sqlite");
+    EXPECT_EQ(c->queue.path, dir.path() + "/var/queue.db");
+    EXPECT_EQ(c->queue.min_backoff, 300);
+    EXPECT_EQ(c->queue.max_backoff, 4000);
+    EXPECT_EQ(c->queue.max_lifetime, 432000);
+    EXPECT_TRUE(c->queue.bounce);
+    EXPECT_EQ(c->queue.max_concurrency, 64);
+    EXPECT_EQ(c->v1.max_recipients, 100);
+    EXPECT_TRUE(c->webhooks.empty());
+}
+
+TEST(QueueSettings, ReadsEverySection) {
+    TempDir dir;
+    dir.write("etc/haineko.cf",
+              "smtpd:\n  hostname: mx.example.jp\n"
+              "queue:\n  path: 'spool/q.db'\n  min_backoff: 60\n  max_backoff: 600\n  max_lifetime: 3600\n"
+              "  bounce: 0\n  max_concurrency: 8\n"
+              "v1:\n  max_recipients: 10\n"
+              "webhooks:\n  - url: 'https://hooks.example.net/haineko'\n    secret: 's3cret'\n"
+              "    events: ['delivered', 'bounced']\n  - url: 'http://127.0.0.1:8080/'\n    secret: 'x'\n");
+    dir.write("etc/mailertable", "example.org:\n  mailer: ESMTP\n  min_backoff: 30\n  max_lifetime: 0\n");
+    auto c = load_config(options_for(dir));
+    EXPECT_EQ(c->queue.path, dir.path() + "/spool/q.db");
+    EXPECT_EQ(c->queue.min_backoff, 60);
+    EXPECT_EQ(c->queue.max_backoff, 600);
+    EXPECT_EQ(c->queue.max_lifetime, 3600);
+    EXPECT_FALSE(c->queue.bounce);
+    EXPECT_EQ(c->queue.max_concurrency, 8);
+    EXPECT_EQ(c->v1.max_recipients, 10);
+    ASSERT_EQ(c->webhooks.size(), 2u);
+    EXPECT_EQ(c->webhooks[0].events, (std::vector<std::string>{"delivered", "bounced"}));
+    EXPECT_TRUE(c->webhooks[1].events.empty());
+    const Route& r = c->mailertable.at("example.org");
+    EXPECT_EQ(r.min_backoff, 30);
+    EXPECT_EQ(r.max_lifetime, 0);
+    EXPECT_FALSE(r.max_backoff);
+}
+
+TEST(QueueSettings, BadValuesNameTheirLine) {
+    TempDir dir;
+    dir.write("etc/haineko.cf", "queue:\n  min_backoff: soon\n");
+    EXPECT_NE(config_error(options_for(dir)).find("haineko.cf:2: min_backoff must be a whole number"), std::string::npos);
+    dir.write("etc/haineko.cf", "queue:\n  store: 'oracle'\n");
+    EXPECT_NE(config_error(options_for(dir)).find(":2: queue.store must be 'sqlite'"), std::string::npos);
+    dir.write("etc/haineko.cf", "queue: [1, 2]\n");
+    EXPECT_NE(config_error(options_for(dir)).find(":1: queue must be a mapping"), std::string::npos);
+    dir.write("etc/haineko.cf", "webhooks:\n  - url: 'ftp://x.example/'\n    secret: 'a'\n");
+    EXPECT_NE(config_error(options_for(dir)).find(":2: webhook url must be an http:// or https:// URL"), std::string::npos);
+    dir.write("etc/haineko.cf", "webhooks:\n  - url: 'https://x.example/'\n");
+    EXPECT_NE(config_error(options_for(dir)).find("a webhook needs a secret"), std::string::npos);
+    dir.write("etc/haineko.cf", "webhooks:\n  - url: 'https://x.example/'\n    secret: 'a'\n    events: ['sent']\n");
+    EXPECT_NE(config_error(options_for(dir)).find("not an event type: 'sent'"), std::string::npos);
+}
