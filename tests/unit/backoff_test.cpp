@@ -42,3 +42,52 @@ TEST(Backoff, LifetimeEndsAfterMaxLifetime) {
     EXPECT_FALSE(lifetime_over(p, 0, 432'000'000 - 1));
     EXPECT_TRUE(lifetime_over(p, 0, 432'000'000));
 }
+
+#include "queue/disposition.hpp"
+
+namespace {
+
+haineko::Reply reply_with(int code, const char* dsn) {
+    haineko::Reply r;
+    r.code = code;
+    r.dsn = dsn;
+    r.command = "RCPT";
+    r.message = {"text"};
+    r.host = "127.0.0.1";
+    return r;
+}
+
+}  // namespace
+
+TEST(Disposition, TwoHundredsDeliverFiveHundredsBounceTheRestDefer) {
+    std::mt19937_64 random(1);
+    const RetryPolicy p;
+    const DueRecipient due{7, "id", "neko@example.org", 0, 1'000'000};
+    const RouteFacts route{"ESMTP", "127.0.0.1", 25};
+    auto delivered = dispose(due, reply_with(250, "2.0.0"), route, p, 2'000'000, random);
+    EXPECT_EQ(delivered.status, RcptStatus::delivered);
+    EXPECT_EQ(delivered.message, 7);
+    EXPECT_EQ(delivered.reply->code, "250");
+    auto bounced = dispose(due, reply_with(550, "5.1.1"), route, p, 2'000'000, random);
+    EXPECT_EQ(bounced.status, RcptStatus::bounced);
+    EXPECT_EQ(bounced.reply->dsn, "5.1.1");
+    auto deferred = dispose(due, reply_with(451, "4.3.0"), route, p, 2'000'000, random);
+    EXPECT_EQ(deferred.status, RcptStatus::deferred);
+    ASSERT_TRUE(deferred.next_attempt_at);
+    EXPECT_GE(*deferred.next_attempt_at, 2'000'000 + 270'000);
+    EXPECT_LE(*deferred.next_attempt_at, 2'000'000 + 330'000);
+    // No reply at all (a code of 0) is trouble for now, never a delivery.
+    EXPECT_EQ(dispose(due, reply_with(0, ""), route, p, 2'000'000, random).status, RcptStatus::deferred);
+    EXPECT_EQ(dispose(due, reply_with(354, ""), route, p, 2'000'000, random).status, RcptStatus::deferred);
+}
+
+TEST(Disposition, ATemporaryFailureBouncesOnceTheLifetimeIsOver) {
+    std::mt19937_64 random(1);
+    const RetryPolicy p{300'000, 4'000'000, 3'600'000};
+    const DueRecipient due{7, "id", "neko@example.org", 5, 0};
+    EXPECT_EQ(dispose(due, reply_with(451, "4.3.0"), {}, p, 3'600'000, random).status, RcptStatus::bounced);
+    // Just before the end: the next try is at the end, not after it.
+    auto last = dispose(due, reply_with(451, "4.3.0"), {}, p, 3'500'000, random);
+    EXPECT_EQ(last.status, RcptStatus::deferred);
+    EXPECT_EQ(last.next_attempt_at, 3'600'000);
+}

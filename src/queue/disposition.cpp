@@ -1,0 +1,37 @@
+#include "queue/disposition.hpp"
+
+#include <algorithm>
+
+namespace haineko::queue {
+
+ReplyFacts facts_of(const Reply& reply) {
+    ReplyFacts f;
+    f.code = std::to_string(reply.code);
+    f.dsn = reply.dsn.value_or("");
+    f.command = reply.command;
+    f.message = reply.message;
+    f.host = reply.host.value_or("");
+    return f;
+}
+
+Outcome dispose(const DueRecipient& due, const Reply& reply, const RouteFacts& route, const RetryPolicy& policy,
+                Millis now, std::mt19937_64& random) {
+    Outcome o;
+    o.message = due.message;
+    o.rcpt = due.rcpt;
+    o.route = route;
+    o.reply = facts_of(reply);
+    if (reply.code >= 200 && reply.code <= 299) {
+        o.status = RcptStatus::delivered;
+    } else if ((reply.code >= 500 && reply.code <= 599) || lifetime_over(policy, due.created_at, now)) {
+        o.status = RcptStatus::bounced;
+    } else {
+        o.status = RcptStatus::deferred;
+        // The last try falls at the end of the lifetime, not after it.
+        const Millis next = now + backoff_after(policy, due.attempts + 1, random);
+        o.next_attempt_at = std::min(next, std::max(now, due.created_at + policy.max_lifetime));
+    }
+    return o;
+}
+
+}  // namespace haineko::queue
