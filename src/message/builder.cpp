@@ -87,7 +87,7 @@ std::string BuiltMessage::for_recipient(const std::string& rcpt) const {
     std::string out;
     out.reserve(size_for(rcpt));
     out += head_before_to;
-    out += to_field(rcpt);
+    if (!own_to) out += to_field(rcpt);
     out += head_after_to;
     out += body;
     return out;
@@ -96,7 +96,7 @@ std::string BuiltMessage::for_recipient(const std::string& rcpt) const {
 std::string BuiltMessage::to_field(const std::string& rcpt) { return header_field("To", rcpt, "UTF-8"); }
 
 std::size_t BuiltMessage::size_for(const std::string& rcpt) const {
-    return head_before_to.size() + to_field(rcpt).size() + head_after_to.size() + body.size();
+    return head_before_to.size() + (own_to ? 0 : to_field(rcpt).size()) + head_after_to.size() + body.size();
 }
 
 BuiltMessage BuiltMessage::seven_bit_copy() const {
@@ -110,6 +110,25 @@ BuiltMessage BuiltMessage::seven_bit_copy() const {
     copy.body = base64_body(raw_body);
     copy.raw_body.clear();
     return copy;
+}
+
+BuiltMessage built_from_bytes(const std::string& message_id, const std::string& bytes) {
+    BuiltMessage m;
+    m.own_to = true;
+    m.message_id = message_id;
+    m.transfer_encoding = has_non_ascii(bytes) ? "8bit" : "7bit";
+    const auto blank = bytes.find("\r\n\r\n");
+    const size_t split = blank == std::string::npos ? bytes.size() : blank + 2;
+    m.head_before_to = bytes.substr(0, split);
+    m.head_after_to = "\r\n";
+    m.body = blank == std::string::npos ? std::string() : bytes.substr(split + 2);
+    if (m.eight_bit()) m.raw_body = m.body;
+    return m;
+}
+
+std::string to_line_for(const BuiltMessage& message, const std::vector<std::string>& rcpts) {
+    if (message.own_to || rcpts.size() != 1) return {};
+    return BuiltMessage::to_field(rcpts.front());
 }
 
 BuiltMessage build_message(const Submission& s, const Config& config) {

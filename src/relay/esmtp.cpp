@@ -31,6 +31,22 @@ public:
         });
     }
 
+    boost::asio::awaitable<std::vector<Reply>> deliver_all(const GroupDelivery& g) override {
+        if (!g.message.own_to && g.rcpts.size() > 1) co_return co_await Mailer::deliver_all(g);
+        dns::HostAnswer host = co_await resolver_.addresses(g.route.host);
+        if (host.status != dns::HostAnswer::found) {
+            Reply r = named_reply("conn", "cannot-connect");
+            r.cause = host.error;
+            r.host = g.route.host;
+            r.port = g.route.port;
+            co_return std::vector<Reply>(g.rcpts.size(), r);
+        }
+        smtp::Target target = smtp::target_for(g.route, g.config, g.credential, g.route.host);
+        target.addresses = host.addresses;
+        const std::string to_line = to_line_for(g.message, g.rcpts);
+        co_return co_await transport_.send(target, g.submission.mail, g.rcpts, g.message, to_line, g.config.smtpd);
+    }
+
 private:
     smtp::Transport& transport_;
     dns::Resolver& resolver_;

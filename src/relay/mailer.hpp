@@ -37,11 +37,25 @@ struct Delivery {
     const Credential* credential;  // the route's authinfo entry, or null
 };
 
+// Several recipients of one message on one route (the queue's grouping).
+struct GroupDelivery {
+    const Submission& submission;
+    const BuiltMessage& message;
+    const Route& route;
+    const Config& config;
+    const std::vector<std::string>& rcpts;
+    const Credential* credential;
+};
+
 class Mailer {
 public:
     virtual ~Mailer() = default;
     // The reply's rcpt and mailer are filled in by the caller.
     virtual boost::asio::awaitable<Reply> deliver(const Delivery& delivery) = 0;
+    // One reply per recipient, in order. The SMTP relays send one transaction with several
+    // RCPT TO when the message has its own To: (own_to), and never retry (the queue does);
+    // the others deliver the recipients one by one.
+    virtual boost::asio::awaitable<std::vector<Reply>> deliver_all(const GroupDelivery& group);
     // True for mailers that answer a route's missing credentials themselves (the clouds,
     // whose answer names their endpoint); the others never see such a route.
     virtual bool answers_missing_credentials() const { return false; }

@@ -8,6 +8,14 @@
 
 namespace haineko {
 
+boost::asio::awaitable<std::vector<Reply>> Mailer::deliver_all(const GroupDelivery& g) {
+    std::vector<Reply> replies;
+    replies.reserve(g.rcpts.size());
+    for (const auto& rcpt : g.rcpts)
+        replies.push_back(co_await deliver(Delivery{g.submission, g.message, g.route, g.config, rcpt, g.credential}));
+    co_return replies;
+}
+
 MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops, const Config& config,
                      std::shared_ptr<TlsContexts> tls)
     : executor_(executor),

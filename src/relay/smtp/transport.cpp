@@ -32,7 +32,7 @@ asio::awaitable<Reply> Transport::send(const Target& target, const std::string& 
                                        const BuiltMessage& message, const Settings& settings) {
     std::vector<std::string> rcpts;  // named locals: GCC 12 rejects braced temporaries in co_await
     rcpts.push_back(rcpt);
-    const std::string to_line = BuiltMessage::to_field(rcpt);
+    const std::string to_line = to_line_for(message, rcpts);
     auto replies = co_await send(target, mail, rcpts, message, to_line, settings);
     co_return std::move(replies.front());
 }
