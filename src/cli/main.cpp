@@ -21,6 +21,7 @@
 #include "config/yaml_file.hpp"
 #include "core/log.hpp"
 #include "http/server.hpp"
+#include "queue/service.hpp"
 #include "policy/password.hpp"
 #include "relay/route_check.hpp"
 #include "runtime/runtime.hpp"
@@ -114,7 +115,13 @@ int serve(const ServerFlags& f, bool background) {
     for (const auto& p : route_problems(*config)) spdlog::warn("{}", p);
     try {
         Runtime runtime(options, config, f.threads);
-        HttpServer http(runtime);
+        std::unique_ptr<queue::QueueService> queue;
+        try {
+            queue = std::make_unique<queue::QueueService>(runtime, *config);
+        } catch (const queue::StoreUnavailable& e) {
+            return fail("the queue cannot be opened: " + std::string(e.what()), kUsageError);
+        }
+        HttpServer http(runtime, queue.get());
         const unsigned short port = http.listen(f.host, static_cast<unsigned short>(f.port));
         pid_t holder = 0;
         std::optional<PidFile> pid_file;

@@ -7,6 +7,7 @@
 #include "http/answer.hpp"
 #include "policy/access.hpp"
 #include "http/submission_json.hpp"
+#include "http/v1_routes.hpp"
 #include "pipeline/relay_now.hpp"
 #include "policy/stages.hpp"
 
@@ -224,7 +225,7 @@ std::string too_many_connections_answer(const std::string& client_address, int c
 }
 
 boost::asio::awaitable<Response> handle_request(const Request& r, const Peer& peer, std::shared_ptr<const Config> cfg,
-                                                MailerSet& mailers) {
+                                                MailerSet& mailers, queue::QueueService* queue) {
     const Config& config = *cfg;
     const bool keep_alive = r.keep_alive();
     const std::string_view path = path_of(r.target());
@@ -236,6 +237,8 @@ boost::asio::awaitable<Response> handle_request(const Request& r, const Peer& pe
     if (path == "/")
         co_return json_response(http::status::ok, json::object{{"name", "Haineko"}, {"version", HAINEKO_VERSION}},
                                 r.version(), keep_alive);
+    // /v1 answers in its own error shape, auth included.
+    if (is_v1_path(path)) co_return co_await handle_v1(r, peer, config, queue);
     std::string user;
     // 1: Basic auth, when on, guards every other endpoint
     if (config.basic_auth) {

@@ -1,4 +1,5 @@
-// The endpoints: /, /submit, /conf, /sample/mail, /neko, and 404 for the rest.
+// The endpoints: /, /submit, /conf, /sample/mail, /neko, /v1 (http/v1_routes), and 404
+// for the rest.
 // Paths are matched exactly, as the original did ("/submit/" is not "/submit").
 #pragma once
 #include <boost/asio/awaitable.hpp>
@@ -22,8 +23,14 @@ struct Peer {
     int port = 0;
 };
 
+namespace queue {
+class QueueService;
+}
+
+// queue: the process's queue for /v1 (null: /v1 answers 503 queue-unavailable).
 boost::asio::awaitable<Response> handle_request(const Request& request, const Peer& peer,
-                                                std::shared_ptr<const Config> config, MailerSet& mailers);
+                                                std::shared_ptr<const Config> config, MailerSet& mailers,
+                                                queue::QueueService* queue = nullptr);
 
 // The session facts every answer carries: the client's address (through trusted
 // proxies), port, User-Agent and Referer (made valid UTF-8).

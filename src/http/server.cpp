@@ -83,6 +83,7 @@ struct Connection {
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     Runtime& runtime;
+    queue::QueueService* queue = nullptr;
     std::vector<std::unordered_set<Connection*>> connections;  // by loop index
 
     explicit Impl(Runtime& rt) : runtime(rt), connections(rt.loops().size()) {
@@ -181,7 +182,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                 co_return;
             }
             Request request = parser.release();
-            Response response = co_await handle_request(request, peer, cfg, *loop.mailers);
+            Response response = co_await handle_request(request, peer, cfg, *loop.mailers, queue);
             if (loop.stopping) response.keep_alive(false);
             const std::string wire = wire_text(response);
             stream.expires_after(std::chrono::seconds(limits.read_timeout));
@@ -205,7 +206,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
 };
 
-HttpServer::HttpServer(Runtime& runtime) : impl_(std::make_shared<Impl>(runtime)) {}
+HttpServer::HttpServer(Runtime& runtime, queue::QueueService* queue) : impl_(std::make_shared<Impl>(runtime)) {
+    impl_->queue = queue;
+}
 HttpServer::~HttpServer() = default;
 
 unsigned short HttpServer::listen(const std::string& host, unsigned short port) {

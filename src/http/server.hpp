@@ -9,9 +9,14 @@
 
 namespace haineko {
 
+namespace queue {
+class QueueService;
+}
+
 class HttpServer {
 public:
-    explicit HttpServer(Runtime& runtime);
+    // queue: for /v1 (null: /v1 answers 503).
+    HttpServer(Runtime& runtime, queue::QueueService* queue);
     ~HttpServer();
     // Binds host:port (throws ListenError); returns the bound port.
     unsigned short listen(const std::string& host, unsigned short port);

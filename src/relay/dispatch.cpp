@@ -44,22 +44,16 @@ Reply missing_credentials(const Route& route) {
 asio::awaitable<Reply> deliver_one(const Submission& s, const BuiltMessage& m, const Config& config,
                                    MailerSet& mailers, const std::string& rcpt) {
     const Route& route = choose_route(config, s.mail, rcpt);
-    const Credential* credential = nullptr;
-    if (!route.auth.empty())
-        if (auto it = config.authinfo.find(route.auth); it != config.authinfo.end()) credential = &it->second;
+    const Credential* credential = credential_for(config, route);
     Mailer* mailer = mailers.find(route.mailer);
     Reply reply;
-    if (!mailer) {
-        reply = unusable_mailer(route);
-    } else if (!route.auth.empty() && !credential && !mailer->answers_missing_credentials()) {
-        reply = missing_credentials(route);
+    if (auto refused = route_refusal(route, mailer, credential)) {
+        reply = std::move(*refused);
     } else {
         try {
             reply = co_await mailer->deliver(Delivery{s, m, route, config, rcpt, credential});
         } catch (const std::exception& e) {
-            reply = named_reply("http", "server-error");
-            reply.command = "DATA";
-            reply.message = {std::string("Mailer failed: ") + e.what()};
+            reply = mailer_failure(e);
         }
     }
     reply.rcpt = rcpt;
@@ -68,6 +62,25 @@ asio::awaitable<Reply> deliver_one(const Submission& s, const BuiltMessage& m, c
 }
 
 }  // namespace
+
+const Credential* credential_for(const Config& config, const Route& route) {
+    if (route.auth.empty()) return nullptr;
+    auto it = config.authinfo.find(route.auth);
+    return it == config.authinfo.end() ? nullptr : &it->second;
+}
+
+std::optional<Reply> route_refusal(const Route& route, Mailer* mailer, const Credential* credential) {
+    if (!mailer) return unusable_mailer(route);
+    if (!route.auth.empty() && !credential && !mailer->answers_missing_credentials()) return missing_credentials(route);
+    return std::nullopt;
+}
+
+Reply mailer_failure(const std::exception& e) {
+    Reply reply = named_reply("http", "server-error");
+    reply.command = "DATA";
+    reply.message = {std::string("Mailer failed: ") + e.what()};
+    return reply;
+}
 
 asio::awaitable<std::vector<Reply>> relay_submission(const Submission& s, const BuiltMessage& m, const Config& config,
                                                      MailerSet& mailers) {

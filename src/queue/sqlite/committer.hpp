@@ -6,6 +6,8 @@
 #pragma once
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -43,11 +45,17 @@ public:
         auto initiation = [this, result, &fn](auto handler) {
             using Handler = decltype(handler);
             auto owned = std::make_shared<Handler>(std::move(handler));
+            // The caller's loop must not run out of work (and end) while its call waits here.
+            auto busy = std::make_shared<boost::asio::executor_work_guard<boost::asio::any_io_executor>>(
+                boost::asio::get_associated_executor(*owned));
             Job job;
             job.work = [result, fn = std::move(fn)](Db& db) { result->emplace(fn(db)); };
-            job.done = [owned](std::exception_ptr error) {
+            job.done = [owned, busy](std::exception_ptr error) {
                 auto executor = boost::asio::get_associated_executor(*owned);
-                boost::asio::post(executor, [owned, error]() mutable { (*owned)(error); });
+                boost::asio::post(executor, [owned, busy, error]() mutable {
+                    (*owned)(error);
+                    busy->reset();
+                });
             };
             push(std::move(job));
         };

@@ -1,5 +1,6 @@
 #include "relay/cloud/sigv4.hpp"
 
+#include "core/digest.hpp"
 #include "core/text.hpp"
 
 #include <openssl/evp.h>
@@ -11,25 +12,6 @@
 
 namespace haineko::cloud {
 namespace {
-
-std::string hex(const unsigned char* data, std::size_t size) {
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    out.reserve(size * 2);
-    for (std::size_t i = 0; i < size; ++i) {
-        out += digits[data[i] >> 4];
-        out += digits[data[i] & 15];
-    }
-    return out;
-}
-
-std::string hmac_sha256(const std::string& key, const std::string& data) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), mac, &len);
-    return std::string(reinterpret_cast<char*>(mac), len);
-}
 
 // Header values: trimmed, inner runs of spaces folded to one.
 std::string canonical_value(const std::string& v) {
@@ -69,13 +51,6 @@ std::string canonical_query(const std::string& query) {
 
 }  // namespace
 
-std::string sha256_hex(const std::string& data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-    return hex(digest, len);
-}
-
 std::string amz_date_now() {
     std::time_t t = std::time(nullptr);
     std::tm tm{};
@@ -113,7 +88,7 @@ SigV4Signature sign_v4(const SigV4Request& request, const std::string& access_ke
     key = hmac_sha256(key, service);
     key = hmac_sha256(key, "aws4_request");
     std::string mac = hmac_sha256(key, out.string_to_sign);
-    out.signature = hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+    out.signature = hex_of(mac);
     out.authorization = "AWS4-HMAC-SHA256 Credential=" + access_key + "/" + scope +
                         ", SignedHeaders=" + signed_headers + ", Signature=" + out.signature;
     return out;

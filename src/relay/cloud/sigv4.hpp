@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/digest.hpp"  // sha256_hex, for callers of the signature
+
 namespace haineko::cloud {
 
 struct SigV4Request {
@@ -26,7 +28,6 @@ struct SigV4Signature {
 SigV4Signature sign_v4(const SigV4Request& request, const std::string& access_key, const std::string& secret,
                        const std::string& region, const std::string& service, const std::string& amz_date);
 
-std::string sha256_hex(const std::string& data);
 std::string amz_date_now();
 
 }  // namespace haineko::cloud

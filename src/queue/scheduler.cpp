@@ -1,0 +1,237 @@
+#include "queue/scheduler.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "core/address.hpp"
+#include "core/queueid.hpp"
+#include "message/builder.hpp"
+#include "message/dsn.hpp"
+#include "queue/disposition.hpp"
+#include "relay/dispatch.hpp"
+#include "relay/route_choice.hpp"
+
+namespace haineko::queue {
+
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+constexpr std::size_t kMaxClaim = 256;
+constexpr std::size_t kMaxRcptsPerTransaction = 100;
+constexpr auto kIdleLook = std::chrono::seconds(1);
+
+std::chrono::system_clock::time_point time_of(Millis t) {
+    return std::chrono::system_clock::time_point(milliseconds(t));
+}
+
+RetryPolicy policy_for(const Route& route, const QueueSettings& q) {
+    return RetryPolicy{route.min_backoff.value_or(q.min_backoff) * 1000, route.max_backoff.value_or(q.max_backoff) * 1000,
+                       route.max_lifetime.value_or(q.max_lifetime) * 1000};
+}
+
+// What the mailers read of a submission, for a message kept in the queue.
+Submission submission_of(const NewMessage& m) {
+    Submission s;
+    s.queueid = m.id;
+    s.started = time_of(m.created_at);
+    s.mail = m.mail;
+    s.header.from = m.from;
+    s.header.subject = m.subject;
+    s.client.address = "127.0.0.1";
+    return s;
+}
+
+std::string without_angles(const std::string& id) {
+    if (id.size() >= 2 && id.front() == '<' && id.back() == '>') return id.substr(1, id.size() - 2);
+    return id;
+}
+
+// Recipients that go in one transaction: one route, and for MX one domain.
+struct RouteGroup {
+    const Route* route = nullptr;
+    std::vector<std::size_t> members;  // indexes into the due list
+};
+
+std::vector<RouteGroup> group_by_route(const Config& config, const std::string& mail,
+                                       const std::vector<DueRecipient>& due) {
+    std::vector<RouteGroup> groups;
+    std::map<std::pair<const Route*, std::string>, std::size_t> index;
+    for (std::size_t i = 0; i < due.size(); ++i) {
+        const Route& route = choose_route(config, mail, due[i].rcpt);
+        const std::string domain = route.mailer == "MX" ? to_lower(domain_of(due[i].rcpt)) : std::string();
+        auto [it, added] = index.try_emplace({&route, domain}, groups.size());
+        if (added) groups.push_back({&route, {}});
+        RouteGroup& g = groups[it->second];
+        if (g.members.size() == kMaxRcptsPerTransaction) {  // a full transaction: start the next
+            it->second = groups.size();
+            groups.push_back({&route, {}});
+        }
+        groups[it->second].members.push_back(i);
+    }
+    return groups;
+}
+
+FailedRecipient failed_recipient(const Outcome& o) {
+    FailedRecipient f;
+    f.rcpt = o.rcpt;
+    if (!o.reply) return f;
+    const ReplyFacts& r = *o.reply;
+    f.status = !r.dsn.empty() ? r.dsn : (!r.code.empty() && r.code[0] == '4' ? "4.4.7" : "5.0.0");
+    f.diagnostic = r.code + (r.dsn.empty() ? "" : " " + r.dsn);
+    for (const auto& line : r.message) f.diagnostic += " " + line;
+    f.remote_mta = r.host;
+    return f;
+}
+
+}  // namespace
+
+Millis now_millis() {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Scheduler::Scheduler(asio::any_io_executor executor, Store& store, ConfigHolder& config, MailerSet& mailers,
+                     std::size_t capacity)
+    : executor_(executor), store_(store), config_(config), mailers_(mailers), capacity_(std::max<std::size_t>(capacity, 1)),
+      timer_(executor), random_(std::random_device{}()) {}
+
+void Scheduler::start() { asio::co_spawn(executor_, run(), asio::detached); }
+
+void Scheduler::wake() {
+    asio::post(executor_, [this] {
+        woken_ = true;
+        timer_.cancel();
+    });
+}
+
+void Scheduler::stop() {
+    stopping_ = true;
+    timer_.cancel();
+}
+
+asio::awaitable<void> Scheduler::run() {
+    while (!stopping_) {
+        woken_ = false;
+        const std::size_t room = std::min(capacity_ - std::min(in_flight_, capacity_), kMaxClaim);
+        std::vector<DueRecipient> due;
+        if (room > 0) {
+            try {
+                due = co_await store_.claim_due(now_millis(), static_cast<int>(room));
+                store_trouble_logged_ = false;
+            } catch (const std::exception& e) {
+                if (!store_trouble_logged_) spdlog::error("queue: cannot claim due deliveries: {}", e.what());
+                store_trouble_logged_ = true;
+            }
+        }
+        if (stopping_) {
+            // Claimed but not started: the next start finds them due again.
+            break;
+        }
+        // One attempt per message, its due recipients together.
+        std::map<std::int64_t, std::vector<DueRecipient>> by_message;
+        for (auto& d : due) by_message[d.message].push_back(std::move(d));
+        for (auto& [key, recipients] : by_message) {
+            in_flight_ += recipients.size();
+            asio::co_spawn(executor_, attempt(std::move(recipients)), asio::detached);
+        }
+        if (room > 0 && due.size() == room) continue;  // more may be due now
+        if (woken_) continue;
+        timer_.expires_after(kIdleLook);
+        boost::system::error_code ec;
+        co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+asio::awaitable<void> Scheduler::attempt(std::vector<DueRecipient> due) {
+    const std::size_t count = due.size();
+    try {
+        const auto config = config_.get();
+        const auto message = co_await store_.load(due.front().message);
+        if (message) {
+            std::vector<Outcome> outcomes = co_await deliver(*message, due, *config);
+            const Millis now = now_millis();
+            std::vector<Bounce> bounces = bounces_for(*message, due.front().message, outcomes, *config, now);
+            const bool reports_queued = !bounces.empty();
+            co_await store_.settle(std::move(outcomes), std::move(bounces), now);
+            if (reports_queued) wake();
+        }
+    } catch (const std::exception& e) {
+        // The recipients stay in flight in the store until the next start makes them due.
+        spdlog::error("queue: the attempt for {} could not be settled: {}", due.front().id, e.what());
+    }
+    // A scheduler that stopped claiming for want of room claims again.
+    if (in_flight_ >= capacity_) wake();
+    in_flight_ -= count;
+}
+
+asio::awaitable<std::vector<Outcome>> Scheduler::deliver(const NewMessage& message, const std::vector<DueRecipient>& due,
+                                                         const Config& config) {
+    const BuiltMessage built = built_from_bytes(without_angles(message.message_id), message.body);
+    const Submission submission = submission_of(message);
+    std::vector<Outcome> outcomes;
+    for (const auto& group : group_by_route(config, message.mail, due)) {
+        const Route& route = *group.route;
+        std::vector<std::string> rcpts;
+        for (auto i : group.members) rcpts.push_back(due[i].rcpt);
+        const Credential* credential = credential_for(config, route);
+        Mailer* mailer = mailers_.find(route.mailer);
+        std::vector<Reply> replies;
+        if (auto refused = route_refusal(route, mailer, credential)) {
+            replies.assign(rcpts.size(), *refused);
+        } else {
+            try {
+                const GroupDelivery delivery{submission, built, route, config, rcpts, credential};
+                replies = co_await mailer->deliver_all(delivery);
+            } catch (const std::exception& e) {
+                replies.assign(rcpts.size(), mailer_failure(e));
+            }
+        }
+        const RouteFacts facts{route.mailer, route.mailer == "MX" ? domain_of(rcpts.front()) : route.host, route.port};
+        const RetryPolicy policy = policy_for(route, config.queue);
+        const Millis now = now_millis();
+        for (std::size_t k = 0; k < group.members.size(); ++k) {
+            const Reply& reply = k < replies.size() ? replies[k] : named_reply("http", "server-error");
+            outcomes.push_back(dispose(due[group.members[k]], reply, facts, policy, now, random_));
+        }
+    }
+    co_return outcomes;
+}
+
+std::vector<Bounce> Scheduler::bounces_for(const NewMessage& message, std::int64_t key,
+                                           const std::vector<Outcome>& outcomes, const Config& config, Millis now) {
+    std::vector<Bounce> bounces;
+    // A bounce is never bounced, and a null sender gets none.
+    if (!config.queue.bounce || message.is_bounce || message.mail.empty()) return bounces;
+    DsnReport report;
+    for (const auto& o : outcomes)
+        if (o.status == RcptStatus::bounced) report.recipients.push_back(failed_recipient(o));
+    if (report.recipients.empty()) return bounces;
+    report.hostname = config.smtpd.hostname;
+    report.to = message.mail;
+    report.queue_id = message.id;
+    report.arrival = time_of(message.created_at);
+    report.now = time_of(now);
+    report.original_header = header_section(message.body);
+    const BuiltDsn dsn = build_dsn(report);
+    Bounce b;
+    b.original = key;
+    NewMessage& r = b.report;
+    r.id = make_queueid(time_of(now));
+    r.user = message.user;
+    r.message_id = "<" + dsn.message_id + ">";
+    r.from = "MAILER-DAEMON@" + config.smtpd.hostname;
+    r.mail = "";
+    r.subject = "Undelivered Mail Returned to Sender";
+    r.rcpts = {message.mail};
+    const Route& route = choose_route(config, "", message.mail);
+    r.routes = {RouteFacts{route.mailer, route.host, route.port}};
+    r.body = dsn.message;
+    r.created_at = now;
+    r.is_bounce = true;
+    bounces.push_back(std::move(b));
+    return bounces;
+}
+
+}  // namespace haineko::queue

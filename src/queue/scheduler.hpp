@@ -1,0 +1,61 @@
+// Delivers what the queue holds, on one event loop with that loop's mailers. It keeps in
+// memory only the attempts in flight: each turn it claims from the store what is due
+// (never more than its share of queue.max_concurrency), and sleeps until woken (a new
+// message, an action) or a second has passed. Each claimed message is loaded once; its
+// recipients are grouped by route (and domain, for MX) into transactions of at most 100
+// RCPT TO; the replies go through the disposition step, bounces become delivery status
+// notifications, and everything is settled in one store call.
+#pragma once
+#include <boost/asio.hpp>
+
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "config/config.hpp"
+#include "queue/records.hpp"
+#include "queue/store.hpp"
+
+namespace haineko {
+class MailerSet;
+}
+
+namespace haineko::queue {
+
+class Scheduler {
+public:
+    // capacity: attempts in flight at once on this loop.
+    Scheduler(boost::asio::any_io_executor executor, Store& store, ConfigHolder& config, MailerSet& mailers,
+              std::size_t capacity);
+
+    void start();  // on the loop
+    void wake();   // from any thread: look for due work now
+    void stop();   // on the loop: claim nothing more; attempts in flight finish
+
+    std::size_t in_flight() const { return in_flight_; }
+
+private:
+    boost::asio::awaitable<void> run();
+    boost::asio::awaitable<void> attempt(std::vector<DueRecipient> due);
+    boost::asio::awaitable<std::vector<Outcome>> deliver(const NewMessage& message, const std::vector<DueRecipient>& due,
+                                                         const Config& config);
+    std::vector<Bounce> bounces_for(const NewMessage& message, std::int64_t key, const std::vector<Outcome>& outcomes,
+                                    const Config& config, Millis now);
+
+    boost::asio::any_io_executor executor_;
+    Store& store_;
+    ConfigHolder& config_;
+    MailerSet& mailers_;
+    std::size_t capacity_;
+    std::size_t in_flight_ = 0;
+    bool stopping_ = false;
+    bool woken_ = false;
+    bool store_trouble_logged_ = false;
+    boost::asio::steady_timer timer_;
+    std::mt19937_64 random_;
+};
+
+// Now, as the queue keeps time.
+Millis now_millis();
+
+}  // namespace haineko::queue

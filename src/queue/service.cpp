@@ -1,0 +1,37 @@
+#include "queue/service.hpp"
+
+#include <filesystem>
+
+#include "relay/mailer.hpp"
+
+namespace haineko::queue {
+
+std::unique_ptr<Store> open_store(const Config& config) {
+    const std::filesystem::path path(config.queue.path);
+    const std::filesystem::path default_dir = std::filesystem::path(config.options.root) / "var";
+    std::error_code ec;
+    if (path.parent_path() == default_dir && !std::filesystem::exists(default_dir, ec))
+        std::filesystem::create_directories(default_dir, ec);
+    return open_sqlite_store(StoreOptions{config.queue.path});
+}
+
+QueueService::QueueService(Runtime& runtime, const Config& config) : store_(open_store(config)) {
+    auto& loops = runtime.loops();
+    const std::size_t share = (static_cast<std::size_t>(config.queue.max_concurrency) + loops.size() - 1) / loops.size();
+    for (auto& loop : loops) {
+        auto scheduler = std::make_unique<Scheduler>(loop->ctx.get_executor(), *store_, runtime.config(), *loop->mailers,
+                                                     share);
+        Scheduler* s = scheduler.get();
+        boost::asio::post(loop->ctx, [s] { s->start(); });
+        loop->on_stop.push_back([s] { s->stop(); });
+        schedulers_.push_back(std::move(scheduler));
+    }
+}
+
+QueueService::~QueueService() = default;
+
+void QueueService::wake() {
+    for (auto& s : schedulers_) s->wake();
+}
+
+}  // namespace haineko::queue

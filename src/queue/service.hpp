@@ -1,0 +1,32 @@
+// The queue in a running server: the store, and a scheduler on every event loop (each
+// with its share of queue.max_concurrency and its loop's mailers). Intakes keep messages
+// through store() and call wake() after each, so that delivery starts at once.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "queue/scheduler.hpp"
+#include "queue/store.hpp"
+#include "runtime/runtime.hpp"
+
+namespace haineko::queue {
+
+class QueueService {
+public:
+    // Opens the configured store (throws StoreUnavailable, naming the file). The default
+    // directory ROOT/var is made when missing; a configured one must exist.
+    QueueService(Runtime& runtime, const Config& config);
+    ~QueueService();
+
+    Store& store() { return *store_; }
+    void wake();
+
+private:
+    std::unique_ptr<Store> store_;
+    std::vector<std::unique_ptr<Scheduler>> schedulers_;
+};
+
+// The store a config names, opened (for the server and for tests).
+std::unique_ptr<Store> open_store(const Config& config);
+
+}  // namespace haineko::queue
