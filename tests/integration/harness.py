@@ -509,10 +509,10 @@ class HainekoTestCase(unittest.TestCase):
 
     @classmethod
     def class_peer(cls, peer):
-        """A peer for the whole class: started (when it has start()) and cleaned up after
-        the class's last test."""
+        """A peer for the whole class: started (when it has start()) and cleaned up (or
+        stopped) after the class's last test."""
         started = peer.start() if hasattr(peer, "start") else peer
-        cls.addClassCleanup(peer.cleanup)
+        cls.addClassCleanup(getattr(peer, "cleanup", None) or peer.stop)
         return started
 
     @classmethod
