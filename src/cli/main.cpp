@@ -1,6 +1,6 @@
 // hainekoctl: the one executable. Runs the server (run, start, stop, restart, reload,
-// status), checks a configuration (check), writes a working tree (setup) and password
-// lines (pw).
+// status), checks a configuration (check), shows and acts on the queue (queue), writes a
+// working tree (setup) and password lines (pw).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <signal.h>
@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "cli/daemon.hpp"
+#include "cli/queue_command.hpp"
 #include "cli/setup_files.hpp"
 #include "config/config.hpp"
 #include "config/yaml_file.hpp"
@@ -308,6 +309,8 @@ int main(int argc, char** argv) {
     pw->add_option("-p,--password", pw_password, "password (asked twice when absent)");
     pw->add_option("-s,--scheme", pw_scheme, "SSHA, SSHA256 or SSHA512 (default)")
         ->check(CLI::IsMember({"SSHA", "SSHA256", "SSHA512"}));
+    QueueCommand queue_cmd;
+    add_queue_command(app, queue_cmd);
     std::string help_topic;
     auto* help_cmd = app.add_subcommand("help", "show this help, or one command's: hainekoctl help COMMAND");
     help_cmd->add_option("command", help_topic, "a command");
@@ -358,6 +361,7 @@ int main(int argc, char** argv) {
             return stopped ? 0 : 1;
         }
         if (*check_cmd) return check(check_flags);
+        if (*queue_cmd.app) return run_queue_command(queue_cmd);
         if (*setup_cmd) return setup(dest, force);
         if (*pw) return password_line(pw_user, pw_password, pw_scheme);
         return help(app, help_topic);

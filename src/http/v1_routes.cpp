@@ -240,6 +240,15 @@ boost::asio::awaitable<Response> queue_counts(const Request& r, QueueService& q)
     co_return v1_response(http::status::ok, counts_json(co_await q.store().counts()), r);
 }
 
+// An extension of the contract, for `hainekoctl queue flush`: every deferred recipient due now.
+boost::asio::awaitable<Response> flush_all(const Request& r, QueueService& q, const Caller& caller) {
+    const std::int64_t n = co_await q.store().retry_all(now_millis());
+    q.wake();
+    spdlog::info("queue flush: {} deferred recipient(s) due now, by {}", n,
+                 caller.user_name.empty() ? caller.client.address : loggable(caller.user_name));
+    co_return v1_response(http::status::ok, json::object{{"flushed", n}}, r);
+}
+
 boost::asio::awaitable<Response> event_feed(const Request& r, QueueService& q) {
     std::int64_t after = 0;
     int limit = 100;
@@ -276,13 +285,16 @@ boost::asio::awaitable<Response> route(const Request& r, const Config& config, Q
         if (method == http::verb::get) co_return co_await list_messages(r, q, caller);
         co_return not_allowed(r, "GET, POST");
     }
-    // Counts and the feed show everyone's mail: loopback only, or any user when auth is on.
-    if (path == "/v1/queue" || path == "/v1/events") {
-        if (method != http::verb::get) co_return not_allowed(r, "GET");
+    // Counts, the feed and flush act on everyone's mail: loopback only, or any user when
+    // auth is on.
+    if (path == "/v1/queue" || path == "/v1/events" || path == "/v1/queue/flush") {
+        const auto wanted = path == "/v1/queue/flush" ? http::verb::post : http::verb::get;
+        if (method != wanted) co_return not_allowed(r, wanted == http::verb::post ? "POST" : "GET");
         if (!config.basic_auth && !is_loopback(caller.client.address))
             co_return v1_error(403, "access-denied", std::string(path) + " answers local clients only", r);
         if (path == "/v1/queue") co_return co_await queue_counts(r, q);
-        co_return co_await event_feed(r, q);
+        if (path == "/v1/events") co_return co_await event_feed(r, q);
+        co_return co_await flush_all(r, q, caller);
     }
     if (!path.starts_with("/v1/messages/")) co_return not_found(r);
     std::string_view rest = path.substr(13);

@@ -53,6 +53,9 @@ public:
     virtual boost::asio::awaitable<ActResult> act(std::string id, std::optional<std::string> user, Action action,
                                                   Millis now) = 0;
     virtual boost::asio::awaitable<QueueCounts> counts() = 0;
+    // Every deferred recipient not in flight becomes due now (hainekoctl queue flush);
+    // returns how many.
+    virtual boost::asio::awaitable<std::int64_t> retry_all(Millis now) = 0;
     virtual boost::asio::awaitable<EventPage> events(std::int64_t after, int limit) = 0;
 
     // For the scheduler: up to limit recipients due at now, oldest due first, now in

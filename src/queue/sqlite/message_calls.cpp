@@ -158,6 +158,14 @@ QueueCounts count_queue(Db& db) {
     return c;
 }
 
+std::int64_t retry_all_deferred(Db& db, Millis now) {
+    auto& st = db.prepare(
+        "UPDATE recipients SET next_attempt_at = ?1 WHERE status = 'deferred' AND in_flight = 0 "
+        "AND next_attempt_at > ?1");
+    st.bind(1, now).run();
+    return db.changes();
+}
+
 EventPage read_events(Db& db, std::int64_t after, int limit) {
     auto& st = db.prepare(
         "SELECT e.seq, e.at, e.type, m.id, e.rcpt, e.reply, m.tags, m.metadata FROM events e "

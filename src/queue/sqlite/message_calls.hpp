@@ -18,6 +18,7 @@ MessagePage list_messages(Db& db, const ListQuery& query);
 ActResult act_on_message(Db& db, const std::string& id, const std::optional<std::string>& user, Action action,
                          Millis now);
 QueueCounts count_queue(Db& db);
+std::int64_t retry_all_deferred(Db& db, Millis now);
 EventPage read_events(Db& db, std::int64_t after, int limit);
 
 }  // namespace haineko::queue::sqlite

@@ -59,6 +59,11 @@ public:
         co_return co_await committer_.run<QueueCounts>(std::move(call));
     }
 
+    asio::awaitable<std::int64_t> retry_all(Millis now) override {
+        auto call = [now](Db& db) { return sqlite::retry_all_deferred(db, now); };
+        co_return co_await committer_.run<std::int64_t>(std::move(call));
+    }
+
     asio::awaitable<EventPage> events(std::int64_t after, int limit) override {
         auto call = [after, limit](Db& db) { return sqlite::read_events(db, after, limit); };
         co_return co_await committer_.run<EventPage>(std::move(call));
