@@ -1,6 +1,7 @@
 #include "http/v1_answer.hpp"
 
 #include "core/time.hpp"
+#include "queue/event_json.hpp"
 
 namespace haineko {
 
@@ -8,28 +9,6 @@ namespace json = boost::json;
 using namespace haineko::queue;
 
 namespace {
-
-json::value time_or_null(const std::optional<Millis>& t) {
-    return t ? json::value(rfc3339(*t)) : json::value(nullptr);
-}
-
-json::object reply_json(const ReplyFacts& r) {
-    json::array lines;
-    for (const auto& l : r.message) lines.emplace_back(l);
-    return {{"code", r.code}, {"dsn", r.dsn}, {"command", r.command}, {"message", std::move(lines)}, {"host", r.host}};
-}
-
-json::array tags_json(const std::vector<std::string>& tags) {
-    json::array a;
-    for (const auto& t : tags) a.emplace_back(t);
-    return a;
-}
-
-json::object metadata_json(const std::vector<std::pair<std::string, std::string>>& metadata) {
-    json::object o;
-    for (const auto& [k, v] : metadata) o[k] = v;
-    return o;
-}
 
 json::object recipient_json(const RecipientState& r, bool summary) {
     json::object o{{"rcpt", r.rcpt},
@@ -66,21 +45,6 @@ json::object message_json(const MessageState& m, bool summary) {
         for (const auto& e : m.events) events.push_back(event_json(e, false));
         o["events"] = std::move(events);
     }
-    return o;
-}
-
-json::object event_json(const Event& e, bool feed) {
-    json::object o{{"seq", e.seq}, {"at", rfc3339(e.at)}, {"type", e.type}};
-    if (feed) {
-        o["id"] = e.id;
-        o["rcpt"] = e.rcpt ? json::value(*e.rcpt) : json::value(nullptr);
-        o["reply"] = e.reply ? json::value(reply_json(*e.reply)) : json::value(nullptr);
-        o["tags"] = tags_json(e.tags);
-        o["metadata"] = metadata_json(e.metadata);
-        return o;
-    }
-    if (e.rcpt) o["rcpt"] = *e.rcpt;
-    if (e.reply) o["reply"] = reply_json(*e.reply);
     return o;
 }
 

@@ -8,12 +8,12 @@
 
 #include "http/handlers.hpp"
 #include "http/v1_request.hpp"
+#include "queue/event_json.hpp"
 #include "queue/records.hpp"
 
 namespace haineko {
 
 boost::json::object message_json(const queue::MessageState& m, bool summary);
-boost::json::object event_json(const queue::Event& e, bool feed);
 boost::json::object counts_json(const queue::QueueCounts& c);
 
 // A JSON answer of /v1 (same headers as every answer).

@@ -8,7 +8,9 @@ ReplyFacts facts_of(const Reply& reply) {
     ReplyFacts f;
     f.code = std::to_string(reply.code);
     f.dsn = reply.dsn.value_or("");
-    f.command = reply.command;
+    // /submit labels a relayed success QUIT, as the original did; the queue says where the
+    // 2xx came from: the end of DATA.
+    f.command = reply.code >= 200 && reply.code <= 299 && reply.command == "QUIT" ? "DATA" : reply.command;
     f.message = reply.message;
     f.host = reply.host.value_or("");
     return f;

@@ -181,4 +181,18 @@ struct Outcome {
     std::optional<ReplyFacts> reply;
 };
 
+// A webhook as the store sees it: where, and which event types (all when empty).
+struct WebhookTarget {
+    std::string url;
+    std::vector<std::string> events;
+};
+
+// One event to POST to one webhook.
+struct WebhookJob {
+    std::int64_t n = 0;  // the store's key of this delivery
+    std::string url;
+    int attempts = 0;    // before this one
+    Event event;
+};
+
 }  // namespace haineko::queue

@@ -26,12 +26,19 @@ QueueService::QueueService(Runtime& runtime, const Config& config) : store_(open
         loop->on_stop.push_back([s] { s->stop(); });
         schedulers_.push_back(std::move(scheduler));
     }
+    Loop& first = *loops.front();
+    webhooks_ = std::make_unique<WebhookSender>(first.ctx.get_executor(), *store_, runtime.config(),
+                                                first.mailers->web());
+    WebhookSender* w = webhooks_.get();
+    boost::asio::post(first.ctx, [w] { w->start(); });
+    first.on_stop.push_back([w] { w->stop(); });
 }
 
 QueueService::~QueueService() = default;
 
 void QueueService::wake() {
     for (auto& s : schedulers_) s->wake();
+    webhooks_->wake();
 }
 
 }  // namespace haineko::queue

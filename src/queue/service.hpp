@@ -7,6 +7,7 @@
 
 #include "queue/scheduler.hpp"
 #include "queue/store.hpp"
+#include "queue/webhooks.hpp"
 #include "runtime/runtime.hpp"
 
 namespace haineko::queue {
@@ -24,6 +25,7 @@ public:
 private:
     std::unique_ptr<Store> store_;
     std::vector<std::unique_ptr<Scheduler>> schedulers_;
+    std::unique_ptr<WebhookSender> webhooks_;
 };
 
 // The store a config names, opened (for the server and for tests).

@@ -69,6 +69,16 @@ public:
     // are queued in the same commit, each with a dsn-sent event on the original.
     virtual boost::asio::awaitable<void> settle(std::vector<Outcome> outcomes, std::vector<Bounce> bounces,
                                                 Millis now) = 0;
+
+    // Webhooks. Each new event becomes a delivery for every target that wants its type
+    // (in the same order as the feed); returns how many events were looked at. Deliveries
+    // are durable: a restart keeps them.
+    virtual boost::asio::awaitable<int> fan_out_webhooks(std::vector<WebhookTarget> targets, Millis now,
+                                                          int limit) = 0;
+    // Up to limit deliveries due at now, each leased (not due again) until now + lease.
+    virtual boost::asio::awaitable<std::vector<WebhookJob>> claim_webhooks(Millis now, Millis lease, int limit) = 0;
+    // Done (delivered, or given up) when next_attempt_at is nullopt; else tried again then.
+    virtual boost::asio::awaitable<void> settle_webhook(std::int64_t n, std::optional<Millis> next_attempt_at) = 0;
 };
 
 struct StoreOptions {

@@ -73,6 +73,8 @@ public:
     ~MailerSet();
     // null for an unknown name
     Mailer* find(const std::string& name);
+    // The loop's pooled HTTP(S) client (webhooks use it too).
+    https::Client& web() { return *web_; }
     // After a reload: new dns_servers. (The TLS contexts are reloaded for all loops.)
     void reconfigure(const Config& config);
     // When the server stops: retry sleeps end now, idle relay connections close now,

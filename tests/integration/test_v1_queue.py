@@ -3,8 +3,11 @@ commit), delivered in the background with one transaction per route, deferred an
 again, bounced with an RFC 3464 report to the sender, held by send_at, replayed by
 Idempotency-Key, held, released, cancelled; and every error in its shape."""
 
-import base64
 import email
+import hashlib
+import hmac
+import http.server
+import threading
 import email.policy
 import json
 import re
@@ -376,6 +379,86 @@ class Access(V1Client, HainekoTestCase):
         self.assertEqual([m["id"] for m in self.get("/v1/messages", bob).json["messages"]], [])
         self.assertIn(mid, [m["id"] for m in self.get("/v1/messages", alice).json["messages"]])
         self.assertEqual(self.get("/v1/queue", bob).status, 200)
+
+
+class WebhookReceiver:
+    """A real local HTTP server that keeps every POST whose signature checks out, and
+    answers 500 to the first `fail_first` of them."""
+
+    def __init__(self, secret, fail_first=0):
+        self.secret = secret
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+        self.good, self.bad, self.seen = [], [], 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                ok = receiver.signature_ok(self.headers.get("X-Haineko-Signature", ""), body)
+                with receiver.lock:
+                    receiver.seen += 1
+                    failing = receiver.seen <= receiver.fail_first
+                    (receiver.good if ok else receiver.bad).append(json.loads(body))
+                self.send_response(500 if failing else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def signature_ok(self, header, body):
+        parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+        if "t" not in parts or "v1" not in parts or abs(time.time() - int(parts["t"])) > 300:
+            return False
+        want = hmac.new(self.secret.encode(), parts["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(want, parts["v1"])
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Webhooks(V1Client, HainekoTestCase):
+    start_server = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.peer = cls.class_peer(AioPeer(rcpt_hook=tempfail_first))
+        cls.hook = cls.class_peer(WebhookReceiver("shared-secret", fail_first=1))
+        cls.other = cls.class_peer(WebhookReceiver("another-secret"))
+        cf = queue_cf()
+        cf["webhooks"] = [
+            {"url": "http://127.0.0.1:%d/haineko" % cls.hook.port, "secret": "shared-secret",
+             "events": ["delivered", "bounced", "deferred"]},
+            {"url": "http://127.0.0.1:%d/" % cls.other.port, "secret": "another-secret", "events": ["bounced"]},
+        ]
+        cls.server = cls.make_server(etc={"haineko.cf": cf, "mailertable": esmtp_to(cls.peer.port)})
+
+    def test_events_are_posted_signed_and_retried(self):
+        a = self.accepted({"from": "kijitora@example.jp", "to": ["hooked@example.jp", "nobody@example.jp"],
+                           "subject": "s", "text": "t", "tags": ["t1"], "metadata": {"k": "v"}})
+        self.wait_status(a["id"], "partial")
+        # The first POST is answered 500: it comes again (10 s later at most, with jitter).
+        wait_for(lambda: len([e for e in self.hook.good if e["id"] == a["id"]]) >= 3, 20, 0.2)
+        mine = [e for e in self.hook.good if e["id"] == a["id"]]
+        self.assertEqual(self.hook.bad, [])
+        self.assertEqual(sorted({e["type"] for e in mine}), ["bounced", "delivered"])
+        self.assertEqual(len({e["webhook_id"] for e in mine}), 2)  # one delivery sent twice keeps its id
+        for e in mine:
+            self.assertEqual(set(e), {"seq", "at", "type", "id", "rcpt", "reply", "tags", "metadata", "webhook_id"})
+            self.assertEqual(e["tags"], ["t1"])
+            self.assertEqual(e["metadata"], {"k": "v"})
+        others = wait_for(lambda: [e for e in self.other.good if e["id"] == a["id"]], 10, 0.2)
+        self.assertEqual([e["type"] for e in others], ["bounced"])
+        self.assertEqual(others[0]["rcpt"], "nobody@example.jp")
+        self.assertEqual(self.other.bad, [])
 
 
 if __name__ == "__main__":

@@ -91,3 +91,18 @@ TEST(Disposition, ATemporaryFailureBouncesOnceTheLifetimeIsOver) {
     EXPECT_EQ(last.status, RcptStatus::deferred);
     EXPECT_EQ(last.next_attempt_at, 3'600'000);
 }
+
+#include "queue/webhooks.hpp"
+
+TEST(Webhooks, SignatureIsHmacOfTimeAndBody) {
+    // HMAC-SHA256("key", "1700000000.{}"), as `openssl dgst -sha256 -hmac key` computes it.
+    EXPECT_EQ(webhook_signature("key", 1700000000, "{}"),
+              "t=1700000000,v1=" "9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae");
+}
+
+TEST(Webhooks, BackoffDoublesToAnHour) {
+    EXPECT_EQ(webhook_backoff(0, 0.0), 10'000);
+    EXPECT_EQ(webhook_backoff(1, 0.0), 20'000);
+    EXPECT_EQ(webhook_backoff(20, 0.0), 3'600'000);
+    EXPECT_EQ(webhook_backoff(0, 0.1), 11'000);
+}

@@ -374,3 +374,25 @@ TEST(SqliteCommitter, CallsThatWaitTogetherShareOneCommit) {
     EXPECT_EQ(committer.jobs(), 201u);
     EXPECT_LE(committer.batches(), 3u);
 }
+
+TEST_F(SqliteStoreTest, WebhookDeliveriesFanOutClaimAndSettle) {
+    await(store->enqueue(message("old", {"a@example.org"}), std::nullopt));
+    const std::vector<WebhookTarget> targets{{"http://a.example/", {}}, {"http://b.example/", {"held"}}};
+    // The first look starts after what is there: turning webhooks on replays nothing.
+    EXPECT_EQ(await(store->fan_out_webhooks(targets, kT0, 100)), 0);
+    await(store->enqueue(message("m", {"a@example.org"}), std::nullopt));
+    await(store->act("m", std::nullopt, Action::hold, kT0 + 1));
+    EXPECT_EQ(await(store->fan_out_webhooks(targets, kT0 + 2, 100)), 2);  // accepted, held
+    auto jobs = await(store->claim_webhooks(kT0 + 2, 60'000, 100));
+    ASSERT_EQ(jobs.size(), 3u);  // a: accepted and held; b: held
+    EXPECT_EQ(jobs[0].event.id, "m");
+    EXPECT_TRUE(await(store->claim_webhooks(kT0 + 3, 60'000, 100)).empty());  // leased
+    await(store->settle_webhook(jobs[0].n, std::nullopt));
+    await(store->settle_webhook(jobs[1].n, kT0 + 10));
+    auto again = await(store->claim_webhooks(kT0 + 10, 60'000, 100));
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].n, jobs[1].n);
+    EXPECT_EQ(again[0].attempts, 1);
+    reopen();  // durable: the leased one comes back after its lease
+    EXPECT_EQ(await(store->claim_webhooks(kT0 + 60'002, 60'000, 100)).size(), 1u);
+}

@@ -73,6 +73,10 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries(
   attempts INTEGER NOT NULL DEFAULT 0,
   next_attempt_at INTEGER NOT NULL,
   done INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(next_attempt_at);
+CREATE TABLE IF NOT EXISTS cursors(
+  name TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
 int user_version(Db& db) {

@@ -6,6 +6,7 @@
 #include "queue/sqlite/delivery_calls.hpp"
 #include "queue/sqlite/message_calls.hpp"
 #include "queue/sqlite/schema.hpp"
+#include "queue/sqlite/webhook_calls.hpp"
 #include "queue/store.hpp"
 
 namespace haineko::queue {
@@ -87,6 +88,24 @@ public:
     asio::awaitable<void> settle(std::vector<Outcome> outcomes, std::vector<Bounce> bounces, Millis now) override {
         auto call = [o = std::move(outcomes), b = std::move(bounces), now](Db& db) {
             sqlite::settle(db, o, b, now);
+            return Done{};
+        };
+        co_await committer_.run<Done>(std::move(call));
+    }
+
+    asio::awaitable<int> fan_out_webhooks(std::vector<WebhookTarget> targets, Millis now, int limit) override {
+        auto call = [t = std::move(targets), now, limit](Db& db) { return sqlite::fan_out_webhooks(db, t, now, limit); };
+        co_return co_await committer_.run<int>(std::move(call));
+    }
+
+    asio::awaitable<std::vector<WebhookJob>> claim_webhooks(Millis now, Millis lease, int limit) override {
+        auto call = [now, lease, limit](Db& db) { return sqlite::claim_webhooks(db, now, lease, limit); };
+        co_return co_await committer_.run<std::vector<WebhookJob>>(std::move(call));
+    }
+
+    asio::awaitable<void> settle_webhook(std::int64_t n, std::optional<Millis> next_attempt_at) override {
+        auto call = [n, next_attempt_at](Db& db) {
+            sqlite::settle_webhook(db, n, next_attempt_at);
             return Done{};
         };
         co_await committer_.run<Done>(std::move(call));
