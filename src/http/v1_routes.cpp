@@ -9,6 +9,7 @@
 #include "core/queueid.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
+#include "http/openapi.hpp"
 #include "http/v1_answer.hpp"
 #include "http/v1_request.hpp"
 #include "message/compose.hpp"
@@ -324,6 +325,13 @@ boost::asio::awaitable<Response> handle_v1(const Request& r, const Peer& peer, c
                                            QueueService* q) {
     Caller caller;
     caller.client = client_facts(r, peer, config);
+    const std::string_view target = r.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    // The API's description is public, like GET /.
+    if (path == "/v1/openapi.json") {
+        if (r.method() != http::verb::get) co_return not_allowed(r, "GET");
+        co_return json_response(http::status::ok, std::string(kOpenApiV1), r.version(), r.keep_alive());
+    }
     if (config.basic_auth) {
         auto who = basic_auth_user(config, header_text(r, "Authorization"));
         if (!who) {
@@ -337,8 +345,6 @@ boost::asio::awaitable<Response> handle_v1(const Request& r, const Peer& peer, c
     if (auto refused = connect_refusal(config, caller.client.address, caller.user.has_value()))
         co_return v1_error(403, "access-denied", "client " + caller.client.address + " is not in relayhosts", r);
     if (!q) co_return unavailable(r, "this server has no queue");
-    const std::string_view target = r.target();
-    const std::string_view path = target.substr(0, target.find('?'));
     try {
         co_return co_await route(r, config, *q, caller, path);
     } catch (const StoreUnavailable& e) {
