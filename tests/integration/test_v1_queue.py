@@ -3,6 +3,7 @@ commit), delivered in the background with one transaction per route, deferred an
 again, bounced with an RFC 3464 report to the sender, held by send_at, replayed by
 Idempotency-Key, held, released, cancelled; and every error in its shape."""
 
+import base64
 import email
 import hashlib
 import hmac
@@ -127,6 +128,40 @@ class Delivery(V1Client, HainekoTestCase):
         self.assertEqual(msg.get_content_type(), "multipart/alternative")
         self.assertEqual(msg.get_body(("plain",)).get_content().strip(), "plain body")
         self.assertEqual(msg.get_body(("html",)).get_content().strip(), "<p>html body</p>")
+
+    def test_mime_structures_parse_back(self):
+        pdf = base64.b64encode(b"%PDF-1.4 not really").decode()
+        png = base64.b64encode(bytes(range(256))).decode()
+        a = self.accepted({"from": "黒猫 <kijitora@example.jp>", "to": "mime@example.jp", "subject": "添付ファイル",
+                           "text": "本文です。\n" + "x" * 1200, "html": '<p>logo <img src="cid:logo"></p>',
+                           "attachments": [{"filename": "logo.png", "content_type": "image/png", "content": png,
+                                            "content_id": "logo"},
+                                           {"filename": "請求書 2026.pdf", "content_type": "application/pdf",
+                                            "content": pdf}],
+                           "headers": {"X-Campaign": "秋", "List-Unsubscribe": "<mailto:u@example.jp>"}})
+        self.wait_status(a["id"], "delivered")
+        got = self.peer.for_rcpt("mime@example.jp")[0]
+        msg = email.message_from_bytes(got.content, policy=email.policy.default)
+        self.assertEqual(msg.defects, [])
+        for line in got.content.split(b"\r\n"):
+            self.assertLessEqual(len(line), 998)
+        self.assertEqual(str(msg["Subject"]), "添付ファイル")
+        self.assertEqual(msg["From"].addresses[0].display_name, "黒猫")
+        self.assertEqual(str(msg["X-Campaign"]), "秋")
+        self.assertEqual(msg.get_content_type(), "multipart/mixed")
+        related, attached = msg.get_payload()
+        self.assertEqual(related.get_content_type(), "multipart/related")
+        alternative, image = related.get_payload()
+        self.assertEqual(alternative.get_content_type(), "multipart/alternative")
+        self.assertEqual([p.get_content_type() for p in alternative.get_payload()], ["text/plain", "text/html"])
+        # Text in canonical form (CRLF) is what base64 carries; the reader keeps the CRLF.
+        text = alternative.get_payload()[0].get_content().replace("\r\n", "\n").rstrip("\n")
+        self.assertEqual(text, "本文です。\n" + "x" * 1200)
+        self.assertEqual(image["Content-ID"], "<logo>")
+        self.assertEqual(image.get_content(), bytes(range(256)))
+        self.assertEqual(attached.get_filename(), "請求書 2026.pdf")
+        self.assertEqual(attached.get_content(), b"%PDF-1.4 not really")
+        self.assertEqual(attached.get_content_disposition(), "attachment")
 
     def test_a_temporary_failure_is_deferred_then_delivered(self):
         a = self.accepted({"from": "kijitora@example.jp", "to": "later@example.jp", "subject": "s", "text": "t"})
