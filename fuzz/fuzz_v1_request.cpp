@@ -83,16 +83,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             to_lower(r) != to_lower(m.mail))
             blind.push_back(r);
     }
-    Composition c;
+    Composition c = composition_of(m);
     c.hostname = fuzz::kFuzzHostname;
     c.message_id = "QZ7fuzz.1@haineko.fuzz.example.net";
-    c.from = m.from;
-    c.to = m.to;
-    c.cc = m.cc;
-    c.reply_to = m.reply_to;
-    c.subject = m.subject;
-    c.headers = m.headers;
-    c.content = m.content;
     c.origin.queueid = "QZ7fuzzQ0000abcd";
     c.origin.started = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000));
     c.origin.client.address = "192.0.2.1";

@@ -227,6 +227,18 @@ V1Message read_fields(const json::object& o, std::size_t max_recipients) {
 
 }  // namespace
 
+Composition composition_of(const V1Message& m) {
+    Composition c;
+    c.from = m.from;
+    c.to = m.to;
+    c.cc = m.cc;
+    c.reply_to = m.reply_to;
+    c.subject = m.subject;
+    c.headers = m.headers;
+    c.content = m.content;
+    return c;
+}
+
 bool is_field_name(std::string_view name) {
     if (name.empty() || name.size() > 76) return false;
     for (unsigned char c : name)

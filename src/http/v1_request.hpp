@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "message/compose.hpp"
 #include "message/mime.hpp"
 
 namespace haineko {
@@ -42,6 +43,10 @@ inline constexpr std::size_t kMaxHeaders = 64, kMaxHeaderValueLength = 998;
 inline constexpr std::size_t kMaxAttachments = 100, kMaxFilenameLength = 255;
 
 std::variant<V1Message, V1Problem> read_v1_message(std::string_view body, std::size_t max_recipients);
+
+// A composition holding the client's fields (from, to, cc, reply_to, subject, headers,
+// content); the caller adds the host name, the Message-Id and the origin.
+Composition composition_of(const V1Message& m);
 
 // True for a header field name (RFC 5322 ftext, at most 76 characters) that /v1 lets a
 // client set: not one Haineko writes itself.

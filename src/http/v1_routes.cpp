@@ -85,17 +85,10 @@ Response not_found(const Request& r) { return v1_error(404, "not-found", "no suc
 
 // --- POST /v1/messages ---------------------------------------------------------------
 
-Composition composition_of(const V1Message& m, const Config& config, const Caller& caller, const std::string& id) {
-    Composition c;
+Composition composition_for(const V1Message& m, const Config& config, const Caller& caller, const std::string& id) {
+    Composition c = composition_of(m);
     c.hostname = config.smtpd.hostname;
     c.message_id = queued_message_id(id, config.smtpd.hostname);
-    c.from = m.from;
-    c.to = m.to;
-    c.cc = m.cc;
-    c.reply_to = m.reply_to;
-    c.subject = m.subject;
-    c.headers = m.headers;
-    c.content = m.content;
     Submission& s = c.origin;
     s.queueid = id;
     s.started = std::chrono::system_clock::now();
@@ -160,7 +153,7 @@ boost::asio::awaitable<Response> post_message(const Request& r, const Config& co
         if (auto refused = rcpt_refusal(config, m.rcpts[i]))
             co_return v1_error(422, "rcpt-rejected", m.rcpts[i] + " is not allowed by recipients", r, m.rcpt_fields[i]);
     const std::string id = make_queueid(std::chrono::system_clock::now());
-    const NewMessage n = new_message(m, composition_of(m, config, caller, id), config, caller.user_name);
+    const NewMessage n = new_message(m, composition_for(m, config, caller, id), config, caller.user_name);
     const long long max_size = config.smtpd.max_message_size.valid ? config.smtpd.max_message_size.value : 4194304;
     if (max_size > 0 && static_cast<long long>(n.body.size()) > max_size)
         co_return v1_error(413, "too-large",

@@ -10,6 +10,15 @@
 namespace haineko {
 namespace {
 
+// The route's host has no address: as a connection that cannot be made.
+Reply unresolved(const Route& route, const dns::HostAnswer& host) {
+    Reply r = named_reply("conn", "cannot-connect");
+    r.cause = host.error;
+    r.host = route.host;
+    r.port = route.port;
+    return r;
+}
+
 class EsmtpMailer final : public Mailer {
 public:
     EsmtpMailer(smtp::Transport& transport, dns::Resolver& resolver, RetrySleeps& sleeps)
@@ -19,13 +28,7 @@ public:
         smtp::Target target = smtp::target_for(d.route, d.config, d.credential, d.route.host);
         co_return co_await with_retries(d.route, sleeps_, [&]() -> boost::asio::awaitable<Reply> {
             dns::HostAnswer host = co_await resolver_.addresses(d.route.host);
-            if (host.status != dns::HostAnswer::found) {
-                Reply r = named_reply("conn", "cannot-connect");
-                r.cause = host.error;
-                r.host = d.route.host;
-                r.port = d.route.port;
-                co_return r;
-            }
+            if (host.status != dns::HostAnswer::found) co_return unresolved(d.route, host);
             target.addresses = host.addresses;
             co_return co_await transport_.send(target, d.submission.mail, d.rcpt, d.message, d.config.smtpd);
         });
@@ -34,13 +37,7 @@ public:
     boost::asio::awaitable<std::vector<Reply>> deliver_all(const GroupDelivery& g) override {
         if (!g.message.own_to && g.rcpts.size() > 1) co_return co_await Mailer::deliver_all(g);
         dns::HostAnswer host = co_await resolver_.addresses(g.route.host);
-        if (host.status != dns::HostAnswer::found) {
-            Reply r = named_reply("conn", "cannot-connect");
-            r.cause = host.error;
-            r.host = g.route.host;
-            r.port = g.route.port;
-            co_return std::vector<Reply>(g.rcpts.size(), r);
-        }
+        if (host.status != dns::HostAnswer::found) co_return std::vector<Reply>(g.rcpts.size(), unresolved(g.route, host));
         smtp::Target target = smtp::target_for(g.route, g.config, g.credential, g.route.host);
         target.addresses = host.addresses;
         const std::string to_line = to_line_for(g.message, g.rcpts);

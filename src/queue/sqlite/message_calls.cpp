@@ -174,17 +174,8 @@ EventPage read_events(Db& db, std::int64_t after, int limit) {
     EventPage page;
     page.next = after;
     while (st.step()) {
-        Event e;
-        e.seq = st.integer(0);
-        e.at = st.integer(1);
-        e.type = st.text(2);
-        e.id = st.text(3);
-        e.rcpt = st.optional_text(4);
-        e.reply = reply_from(st.optional_text(5));
-        e.tags = tags_from(st.text(6));
-        e.metadata = metadata_from(st.text(7));
-        page.next = e.seq;
-        page.events.push_back(std::move(e));
+        page.events.push_back(feed_event_from(st, 0));
+        page.next = page.events.back().seq;
     }
     return page;
 }

@@ -97,6 +97,19 @@ std::optional<std::int64_t> message_key(Db& db, const std::string& id, const std
     return st.integer(0);
 }
 
+Event feed_event_from(const Statement& st, int first) {
+    Event e;
+    e.seq = st.integer(first);
+    e.at = st.integer(first + 1);
+    e.type = st.text(first + 2);
+    e.id = st.text(first + 3);
+    e.rcpt = st.optional_text(first + 4);
+    e.reply = reply_from(st.optional_text(first + 5));
+    e.tags = tags_from(st.text(first + 6));
+    e.metadata = metadata_from(st.text(first + 7));
+    return e;
+}
+
 MessageState read_message(Db& db, std::int64_t message, bool with_details) {
     auto& head = db.prepare(kMessageColumns);
     head.bind(1, message);

@@ -26,6 +26,10 @@ void refresh_message_status(Db& db, std::int64_t message);
 // The key of the message with this id, when user (if given) submitted it.
 std::optional<std::int64_t> message_key(Db& db, const std::string& id, const std::optional<std::string>& user);
 
+// An event of the feed out of eight columns from `first`: seq, at, type, the message's
+// id, rcpt, reply, the message's tags and metadata.
+Event feed_event_from(const Statement& st, int first);
+
 // The message with its recipients; with_details adds the events and each last reply.
 MessageState read_message(Db& db, std::int64_t message, bool with_details);
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "queue/sqlite/columns.hpp"
+#include "queue/sqlite/rows.hpp"
 
 namespace haineko::queue::sqlite {
 
@@ -72,14 +72,7 @@ std::vector<WebhookJob> claim_webhooks(Db& db, Millis now, Millis lease, int lim
         j.n = st.integer(0);
         j.url = st.text(1);
         j.attempts = static_cast<int>(st.integer(2));
-        j.event.seq = st.integer(3);
-        j.event.at = st.integer(4);
-        j.event.type = st.text(5);
-        j.event.id = st.text(6);
-        j.event.rcpt = st.optional_text(7);
-        j.event.reply = reply_from(st.optional_text(8));
-        j.event.tags = tags_from(st.text(9));
-        j.event.metadata = metadata_from(st.text(10));
+        j.event = feed_event_from(st, 3);
         jobs.push_back(std::move(j));
     }
     st.reset();
