@@ -642,7 +642,7 @@ TEST(QueueSettings, ReadsEverySection) {
               "  bounce: 0\n  max_concurrency: 8\n"
               "v1:\n  max_recipients: 10\n"
               "webhooks:\n  - url: 'https://hooks.example.net/haineko'\n    secret: 's3cret'\n"
-              "    events: ['delivered', 'bounced']\n  - url: 'http://127.0.0.1:8080/'\n    secret: 'x'\n");
+              "    events: ['delivered', 'bounced']\n  - url: 'http://127.0.0.1:18081/'\n    secret: 'x'\n");
     dir.write("etc/mailertable", "example.org:\n  mailer: ESMTP\n  min_backoff: 30\n  max_lifetime: 0\n");
     auto c = load_config(options_for(dir));
     EXPECT_EQ(c->queue.path, dir.path() + "/spool/q.db");
