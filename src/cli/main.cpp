@@ -116,11 +116,13 @@ int serve(const ServerFlags& f, bool background) {
     for (const auto& p : route_problems(*config)) spdlog::warn("{}", p);
     try {
         Runtime runtime(options, config, f.threads);
+        // Without its queue the server still serves /submit as the original did; /v1
+        // answers 503 queue-unavailable, and the log says why once, at start.
         std::unique_ptr<queue::QueueService> queue;
         try {
             queue = std::make_unique<queue::QueueService>(runtime, *config);
-        } catch (const queue::StoreUnavailable& e) {
-            return fail("the queue cannot be opened: " + std::string(e.what()), kUsageError);
+        } catch (const std::exception& e) {
+            spdlog::error("the queue cannot be opened ({}); /v1 answers 503 until a restart", e.what());
         }
         HttpServer http(runtime, queue.get());
         const unsigned short port = http.listen(f.host, static_cast<unsigned short>(f.port));

@@ -11,11 +11,12 @@ import http.server
 import threading
 import email.policy
 import json
+import os
 import re
 import time
 import unittest
 
-from harness import HOSTNAME, HainekoTestCase, basic_auth, free_port, run_ctl
+from harness import HOSTNAME, HainekoTestCase, basic_auth, free_port, message, run_ctl
 from peers import AioPeer, SmtpSink, wait_for
 
 ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -494,6 +495,30 @@ class Webhooks(V1Client, HainekoTestCase):
         self.assertEqual([e["type"] for e in others], ["bounced"])
         self.assertEqual(others[0]["rcpt"], "nobody@example.jp")
         self.assertEqual(self.other.bad, [])
+
+
+class NoQueue(V1Client, HainekoTestCase):
+    """A queue file that cannot be opened (here ROOT/var is a plain file): the server still
+    serves /submit, /v1 answers 503 queue-unavailable, and the log names the file."""
+
+    start_server = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = cls.make_server(start=False)
+        with open(os.path.join(cls.server.root, "var"), "w") as f:
+            f.write("not a directory\n")
+        cls.server.start()
+        cls.addClassCleanup(cls._stop_checked, cls.server)
+
+    def test_submit_still_works_and_v1_says_why_not(self):
+        self.assertEqual(self.server.submit(message()).status, 200)
+        resp = self.post({"from": "kijitora@example.jp", "to": "neko@example.jp", "text": "t"})
+        self.assertError(resp, 503, "queue-unavailable")
+        self.assertTrue(resp.header("Retry-After"))
+        self.assertTrue(self.server.log_lines("the queue cannot be opened"))
+        self.assertIn(os.path.join(self.server.root, "var"), "\n".join(self.server.log_lines("queue")))
 
 
 if __name__ == "__main__":
