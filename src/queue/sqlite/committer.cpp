@@ -67,11 +67,6 @@ void Committer::serve() {
             }
         }
         run_batch(batch);
-        {
-            std::lock_guard lock(mutex_);
-            ++batches_;
-            jobs_ += batch.size();
-        }
         batch.clear();
     }
 }
@@ -101,6 +96,12 @@ void Committer::run_batch(std::vector<Job>& batch) {
         } catch (...) {
         }
         batch_error = std::make_exception_ptr(StoreUnavailable(std::string("the queue cannot commit: ") + e.what()));
+    }
+    {
+        // Counted before any caller resumes, so that a caller sees its own call counted.
+        std::lock_guard lock(mutex_);
+        ++batches_;
+        jobs_ += batch.size();
     }
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done(batch_error ? batch_error : errors[i]);
 }
