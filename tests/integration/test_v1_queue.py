@@ -303,6 +303,29 @@ class HoldReleaseCancel(V1Client, HainekoTestCase):
         self.assertRegex(route["oldest_at"], RFC3339)
         self.server.request("DELETE", "/v1/messages/" + mid)
 
+    def test_a_burst_towards_a_dead_relay_is_deferred_at_once(self):
+        # Many transactions wait while several sessions are being opened; each refused
+        # connection must fail the waiting ones, not start the next opening for ever.
+        ids, lock = [], threading.Lock()
+
+        def submit(n):
+            for i in range(25):
+                a = self.accepted({"from": "kijitora@example.jp", "to": "burst%d-%d@example.jp" % (n, i),
+                                   "subject": "s", "text": "t"})
+                with lock:
+                    ids.append(a["id"])
+
+        threads = [threading.Thread(target=submit, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len(ids), 200)
+        deferred = lambda: all(self.message(i)["recipients"][0]["status"] == "deferred" for i in ids)
+        self.assertTrue(wait_for(deferred, 20, 0.5), "some recipients never got their first attempt's outcome")
+        for i in ids:
+            self.server.request("DELETE", "/v1/messages/" + i)
+
     def test_a_relay_that_comes_back_gets_the_mail_on_retry(self):
         mid = self.deferred_message()
         sink = SmtpSink(port=self.down_port).start()

@@ -222,6 +222,19 @@ void Lane::fail_queued(const Reply& reply) {
     }
 }
 
+void Lane::opening_failed(const Reply& reply) {
+    // With no live session, the waiting jobs fail with this session's reason, even while
+    // other sessions are still being opened: each failed opening would otherwise start the
+    // next one, and a host that refuses every connection would keep a busy queue's jobs
+    // waiting for ever (a deep queue towards a dead relay found it). A live session
+    // keeps working the queue, and a job that fails here is the scheduler's to retry.
+    if (live_ == 0) {
+        fail_queued(reply);
+        return;
+    }
+    start_sessions();
+}
+
 void Lane::finish(Job& job, std::vector<Reply> replies) {
     job.replies = std::move(replies);
     job.state = Job::State::done;
@@ -243,21 +256,18 @@ asio::awaitable<void> Lane::session(Job*) {
         --opening_;
         give_back_slot();
         spdlog::debug("SMTP session to {}:{} could not be opened: {}", target.host, target.port, e.what());
-        // With no other session to serve them, the waiting jobs would only fail the same way.
-        if (live_ == 0 && opening_ == 0) fail_queued(reply_from(e));
-        start_sessions();
+        opening_failed(reply_from(e));
         co_return;
     } catch (const ReplyError& e) {
         --opening_;
         give_back_slot();
-        if (live_ == 0 && opening_ == 0) fail_queued(e.reply);
-        start_sessions();
+        opening_failed(e.reply);
         co_return;
     } catch (const std::exception& e) {  // never expected; a detached session must not leak its slot
         --opening_;
         give_back_slot();
         spdlog::error("SMTP session to {}:{} failed: {}", target.host, target.port, e.what());
-        if (live_ == 0 && opening_ == 0) fail_queued(local_reply(421, "4.3.0", "CONN", e.what()));
+        opening_failed(local_reply(421, "4.3.0", "CONN", e.what()));
         co_return;
     }
     --opening_;

@@ -86,6 +86,7 @@ private:
     void finish(Job& job, std::vector<Reply> replies);
     boost::asio::awaitable<void> refuse(Connection& conn, Job& job, const EnvelopeOutcome& e, bool& need_rset);
     void fail_queued(const Reply& reply);
+    void opening_failed(const Reply& reply);
     boost::asio::awaitable<void> quit(Connection& conn);
     bool worth_closing_for_others() const;
     void give_back_slot();
