@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "queue/sqlite/sqlite_db.hpp"
 #include "queue/store.hpp"
 
 using namespace haineko::queue;
@@ -294,6 +295,52 @@ TEST_F(SqliteStoreTest, CountsAndEvents) {
     ASSERT_EQ(rest.events.size(), 1u);
     EXPECT_EQ(rest.events[0].type, "held");
     EXPECT_EQ(await(store->events(rest.next, 100)).events.size(), 0u);
+}
+
+// The counts are kept by triggers: every change of status or route moves them.
+TEST_F(SqliteStoreTest, CountsFollowEveryChangeOfStatusAndRoute) {
+    auto m = message("m", {"a@example.org", "b@example.org", "c@example.org"});
+    m.routes = {{"MX", "example.org", 25}, {"MX", "example.org", 25}, {"MX", "example.org", 25}};
+    await(store->enqueue(m, std::nullopt));
+    auto due = await(store->claim_due(kT0, 10));
+    ASSERT_EQ(due.size(), 3u);
+    // One delivered, two deferred on another route than the one given at acceptance.
+    await(store->settle({outcome(due[0], RcptStatus::delivered, "250"), outcome(due[1], RcptStatus::deferred, "451"),
+                         outcome(due[2], RcptStatus::deferred, "451")},
+                        {}, kT0 + 1));
+    auto c = await(store->counts());
+    EXPECT_EQ(c.queued, 0);
+    EXPECT_EQ(c.deferred, 2);
+    ASSERT_EQ(c.by_route.size(), 1u);
+    EXPECT_EQ(c.by_route[0].mailer, "ESMTP");
+    EXPECT_EQ(c.by_route[0].host, "127.0.0.1");
+    EXPECT_EQ(c.by_route[0].pending, 2);
+    EXPECT_EQ(c.by_route[0].oldest_at, kT0);
+    await(store->act("m", std::nullopt, Action::hold, kT0 + 2));
+    c = await(store->counts());
+    EXPECT_EQ(c.deferred, 0);
+    EXPECT_EQ(c.held, 2);
+    EXPECT_EQ(c.by_route[0].pending, 2);
+    await(store->act("m", std::nullopt, Action::cancel, kT0 + 3));
+    c = await(store->counts());
+    EXPECT_EQ(c.held, 0);
+    EXPECT_EQ(c.pending, 0);
+    EXPECT_TRUE(c.by_route.empty());
+    EXPECT_FALSE(c.oldest_at);
+}
+
+// A queue written before the counts were kept (schema 1) is counted once when opened.
+TEST_F(SqliteStoreTest, AnOlderQueueIsCountedWhenOpened) {
+    await(store->enqueue(message("m", {"a@example.org", "b@example.org"}), std::nullopt));
+    store.reset();
+    {
+        haineko::queue::sqlite::Db db(dir.file("queue.db"));
+        db.exec("DELETE FROM pending_counts; PRAGMA user_version=1");
+    }
+    store = open_sqlite_store({dir.file("queue.db")});
+    auto c = await(store->counts());
+    EXPECT_EQ(c.queued, 2);
+    EXPECT_EQ(c.pending, 1);
 }
 
 TEST_F(SqliteStoreTest, InFlightIsDueAgainAfterACrash) {

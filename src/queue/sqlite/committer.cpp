@@ -25,7 +25,8 @@ std::exception_ptr as_caller_error(std::exception_ptr error) {
 
 }  // namespace
 
-Committer::Committer(std::unique_ptr<Db> db) : db_(std::move(db)), thread_([this] { serve(); }) {}
+Committer::Committer(std::unique_ptr<Db> db, Mode mode)
+    : db_(std::move(db)), begin_(mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN"), thread_([this] { serve(); }) {}
 
 Committer::~Committer() {
     {
@@ -75,7 +76,7 @@ void Committer::run_batch(std::vector<Job>& batch) {
     std::vector<std::exception_ptr> errors(batch.size());
     std::exception_ptr batch_error;
     try {
-        db_->exec("BEGIN IMMEDIATE");
+        db_->exec(begin_);
         for (size_t i = 0; i < batch.size(); ++i) {
             db_->exec("SAVEPOINT job");
             try {

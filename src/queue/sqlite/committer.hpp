@@ -28,8 +28,13 @@ namespace haineko::queue::sqlite {
 
 class Committer {
 public:
+    // A writer's batch takes the write lock at once (BEGIN IMMEDIATE); a reader's is a
+    // snapshot (BEGIN), which in WAL mode never waits for the writer nor holds it up, so
+    // a long read (a list, a count) does not delay a single 202.
+    enum class Mode { write, read };
+
     // Takes the connection over; runs until destroyed (pending jobs still run).
-    explicit Committer(std::unique_ptr<Db> db);
+    explicit Committer(std::unique_ptr<Db> db, Mode mode = Mode::write);
     Committer(const Committer&) = delete;
     Committer& operator=(const Committer&) = delete;
     ~Committer();
@@ -79,6 +84,7 @@ private:
     void run_batch(std::vector<Job>& batch);
 
     std::unique_ptr<Db> db_;
+    const char* begin_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Job> waiting_;

@@ -136,25 +136,37 @@ ActResult act_on_message(Db& db, const std::string& id, const std::optional<std:
     return ActResult{ActResult::Kind::done, read_message(db, *key, true)};
 }
 
+// The counts are kept by triggers (schema.cpp); only the oldest are looked up, each
+// through an index.
 QueueCounts count_queue(Db& db) {
     QueueCounts c;
-    auto& by_status = db.prepare(
-        "SELECT status, count(*) FROM recipients WHERE status IN ('queued', 'deferred', 'held') GROUP BY status");
-    while (by_status.step()) {
-        const std::string status = by_status.text(0);
-        (status == "queued" ? c.queued : status == "deferred" ? c.deferred : c.held) = by_status.integer(1);
+    auto& counts = db.prepare(
+        "SELECT route_mailer, route_host, status, count FROM pending_counts WHERE count > 0 "
+        "ORDER BY route_mailer, route_host");
+    while (counts.step()) {
+        const std::string mailer = counts.text(0), host = counts.text(1), status = counts.text(2);
+        const std::int64_t n = counts.integer(3);
+        (status == "queued" ? c.queued : status == "deferred" ? c.deferred : c.held) += n;
+        if (c.by_route.empty() || c.by_route.back().mailer != mailer || c.by_route.back().host != host)
+            c.by_route.push_back({mailer, host, 0, 0});
+        c.by_route.back().pending += n;
     }
-    auto& messages = db.prepare("SELECT count(*), min(created_at) FROM messages WHERE status = 'pending'");
-    if (messages.step()) {
-        c.pending = messages.integer(0);
-        c.oldest_at = messages.optional_integer(1);
+    auto& oldest_for_route = db.prepare(
+        "SELECT m.created_at FROM messages m WHERE m.n = (SELECT min(message) FROM recipients "
+        "WHERE coalesce(route_mailer, '') = ?1 AND coalesce(route_host, '') = ?2 "
+        "AND (status = 'queued' OR status = 'deferred' OR status = 'held'))");  // as the index says
+    for (auto& route : c.by_route) {
+        oldest_for_route.reset();
+        oldest_for_route.bind(1, route.mailer).bind(2, route.host);
+        if (oldest_for_route.step()) route.oldest_at = oldest_for_route.integer(0);
     }
-    auto& by_route = db.prepare(
-        "SELECT coalesce(r.route_mailer, ''), coalesce(r.route_host, ''), count(*), min(m.created_at) "
-        "FROM recipients r JOIN messages m ON m.n = r.message "
-        "WHERE r.status IN ('queued', 'deferred', 'held') GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2");
-    while (by_route.step())
-        c.by_route.push_back({by_route.text(0), by_route.text(1), by_route.integer(2), by_route.integer(3)});
+    std::stable_sort(c.by_route.begin(), c.by_route.end(),
+                     [](const RouteCount& a, const RouteCount& b) { return a.pending > b.pending; });
+    auto& pending = db.prepare("SELECT count(*) FROM messages WHERE status = 'pending'");
+    if (pending.step()) c.pending = pending.integer(0);
+    auto& oldest = db.prepare(
+        "SELECT created_at FROM messages WHERE n = (SELECT min(n) FROM messages WHERE status = 'pending')");
+    if (oldest.step()) c.oldest_at = oldest.integer(0);
     return c;
 }
 

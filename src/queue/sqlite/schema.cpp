@@ -8,10 +8,18 @@ namespace haineko::queue::sqlite {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: the first queue. 2: pending_counts and its triggers, and the route index.
+constexpr int kSchemaVersion = 2;
 
 // Recipients are ordered as given (position); the due index holds only what the
 // scheduler may claim, so a deep queue of held or finished mail costs it nothing.
+// pending_counts keeps GET /v1/queue's counts (per route and status) up to date in the
+// same transactions as the recipients, through triggers, so that reading them costs the
+// same for a million pending recipients as for ten. The pending test is written as ORs,
+// not IN (...): with an IN list in the trigger or in this partial index, SQLite 3.40 ran
+// every UPDATE of a recipient some fifteen times slower (measured: 7,000 against 119,000
+// settled recipients a second). pending_counts_moved has no WHEN clause for the same
+// reason; its statements' own conditions suffice.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS messages(
   n INTEGER PRIMARY KEY,
@@ -49,8 +57,9 @@ CREATE TABLE IF NOT EXISTS recipients(
 CREATE INDEX IF NOT EXISTS recipients_due ON recipients(next_attempt_at)
   WHERE in_flight = 0 AND status IN ('queued', 'deferred');
 CREATE INDEX IF NOT EXISTS recipients_in_flight ON recipients(message) WHERE in_flight = 1;
-CREATE INDEX IF NOT EXISTS recipients_pending ON recipients(status)
-  WHERE status IN ('queued', 'deferred', 'held');
+CREATE INDEX IF NOT EXISTS recipients_pending_by_route
+  ON recipients(coalesce(route_mailer, ''), coalesce(route_host, ''), message)
+  WHERE (status = 'queued' OR status = 'deferred' OR status = 'held');
 CREATE TABLE IF NOT EXISTS events(
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   at INTEGER NOT NULL,
@@ -74,6 +83,34 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries(
   next_attempt_at INTEGER NOT NULL,
   done INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(next_attempt_at);
+CREATE TABLE IF NOT EXISTS pending_counts(
+  route_mailer TEXT NOT NULL,
+  route_host TEXT NOT NULL,
+  status TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY(route_mailer, route_host, status)) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS pending_counts_in AFTER INSERT ON recipients
+  WHEN (new.status = 'queued' OR new.status = 'deferred' OR new.status = 'held')
+BEGIN
+  INSERT INTO pending_counts VALUES(coalesce(new.route_mailer, ''), coalesce(new.route_host, ''), new.status, 1)
+    ON CONFLICT DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS pending_counts_out AFTER DELETE ON recipients
+  WHEN (old.status = 'queued' OR old.status = 'deferred' OR old.status = 'held')
+BEGIN
+  UPDATE pending_counts SET count = count - 1 WHERE route_mailer = coalesce(old.route_mailer, '')
+    AND route_host = coalesce(old.route_host, '') AND status = old.status;
+END;
+CREATE TRIGGER IF NOT EXISTS pending_counts_moved AFTER UPDATE OF status, route_mailer, route_host ON recipients
+BEGIN
+  UPDATE pending_counts SET count = count - 1 WHERE (old.status = 'queued' OR old.status = 'deferred' OR old.status = 'held')
+    AND route_mailer = coalesce(old.route_mailer, '') AND route_host = coalesce(old.route_host, '')
+    AND status = old.status;
+  INSERT INTO pending_counts
+    SELECT coalesce(new.route_mailer, ''), coalesce(new.route_host, ''), new.status, 1
+    WHERE (new.status = 'queued' OR new.status = 'deferred' OR new.status = 'held')
+    ON CONFLICT DO UPDATE SET count = count + 1;
+END;
 CREATE TABLE IF NOT EXISTS cursors(
   name TEXT PRIMARY KEY,
   seq INTEGER NOT NULL) WITHOUT ROWID;
@@ -82,6 +119,14 @@ CREATE TABLE IF NOT EXISTS cursors(
 int user_version(Db& db) {
     auto& st = db.prepare("PRAGMA user_version");
     return st.step() ? static_cast<int>(st.integer(0)) : 0;
+}
+
+// A queue from before pending_counts: its counts start from one scan, and the
+// triggers keep them from then on.
+void count_pending_once(Db& db) {
+    db.exec("DROP INDEX IF EXISTS recipients_pending; DELETE FROM pending_counts;"
+            "INSERT INTO pending_counts SELECT coalesce(route_mailer, ''), coalesce(route_host, ''), status, count(*) "
+            "FROM recipients WHERE status IN ('queued', 'deferred', 'held') GROUP BY 1, 2, 3");
 }
 
 }  // namespace
@@ -98,6 +143,7 @@ void prepare_schema(Db& db) {
     db.exec("BEGIN IMMEDIATE");
     try {
         db.exec(kSchema);
+        if (version < 2) count_pending_once(db);
         db.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
         db.exec("COMMIT");
     } catch (...) {

@@ -1,4 +1,5 @@
-// The embedded store: every call is a job for the Committer's thread (group commit).
+// The embedded store: every call that writes is a job for the writing Committer's thread
+// (group commit); the calls that only read go to a second connection on its own thread.
 #include <chrono>
 #include <filesystem>
 
@@ -26,7 +27,8 @@ Millis now_millis() {
 
 class SqliteStore final : public Store {
 public:
-    explicit SqliteStore(std::unique_ptr<Db> db) : committer_(std::move(db)) {}
+    SqliteStore(std::unique_ptr<Db> writer, std::unique_ptr<Db> reader)
+        : committer_(std::move(writer)), reader_(std::move(reader), Committer::Mode::read) {}
 
     StoreStats stats() const override { return StoreStats{committer_.jobs(), committer_.batches()}; }
 
@@ -39,12 +41,12 @@ public:
 
     asio::awaitable<std::optional<MessageState>> find(std::string id, std::optional<std::string> user) override {
         auto call = [id = std::move(id), user = std::move(user)](Db& db) { return sqlite::find_message(db, id, user); };
-        co_return co_await committer_.run<std::optional<MessageState>>(std::move(call));
+        co_return co_await reader_.run<std::optional<MessageState>>(std::move(call));
     }
 
     asio::awaitable<MessagePage> list(ListQuery query) override {
         auto call = [q = std::move(query)](Db& db) { return sqlite::list_messages(db, q); };
-        co_return co_await committer_.run<MessagePage>(std::move(call));
+        co_return co_await reader_.run<MessagePage>(std::move(call));
     }
 
     asio::awaitable<ActResult> act(std::string id, std::optional<std::string> user, Action action,
@@ -57,7 +59,7 @@ public:
 
     asio::awaitable<QueueCounts> counts() override {
         auto call = [](Db& db) { return sqlite::count_queue(db); };
-        co_return co_await committer_.run<QueueCounts>(std::move(call));
+        co_return co_await reader_.run<QueueCounts>(std::move(call));
     }
 
     asio::awaitable<std::int64_t> retry_all(Millis now) override {
@@ -67,7 +69,7 @@ public:
 
     asio::awaitable<EventPage> events(std::int64_t after, int limit) override {
         auto call = [after, limit](Db& db) { return sqlite::read_events(db, after, limit); };
-        co_return co_await committer_.run<EventPage>(std::move(call));
+        co_return co_await reader_.run<EventPage>(std::move(call));
     }
 
     asio::awaitable<std::vector<DueRecipient>> claim_due(Millis now, int limit) override {
@@ -113,6 +115,7 @@ public:
 
 private:
     Committer committer_;
+    Committer reader_;
 };
 
 }  // namespace
@@ -125,7 +128,9 @@ std::unique_ptr<Store> open_sqlite_store(const StoreOptions& options) {
         auto db = std::make_unique<Db>(options.path);
         sqlite::prepare_schema(*db);
         sqlite::recover_in_flight(*db, now_millis());
-        return std::make_unique<SqliteStore>(std::move(db));
+        auto reader = std::make_unique<Db>(options.path);
+        reader->exec("PRAGMA query_only=1; PRAGMA busy_timeout=5000;");
+        return std::make_unique<SqliteStore>(std::move(db), std::move(reader));
     } catch (const sqlite::Error& e) {
         throw StoreUnavailable(options.path + ": " + e.what());
     }
