@@ -296,7 +296,9 @@ boost::json::value effective_conf(const Config& c, const std::map<std::string, s
     smtpd["max_connections"] = c.smtpd.max_connections;
     smtpd["system"] = "Haineko";
     smtpd["version"] = HAINEKO_VERSION;
-    return {{"smtpd", std::move(smtpd)}};
+    boost::json::object out = queue_conf_json(c);
+    out["smtpd"] = std::move(smtpd);
+    return out;
 }
 
 }  // namespace

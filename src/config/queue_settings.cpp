@@ -1,6 +1,8 @@
 #include "config/queue_settings.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 
 #include <algorithm>
 #include <array>
@@ -77,6 +79,40 @@ void load_queue_settings(Config& config, const YAML::Node& top, const std::strin
     const YAML::Node hooks = section(top, "webhooks", file);
     if (hooks.IsSequence())
         for (const auto& h : hooks) config.webhooks.push_back(webhook_from(h, file));
+}
+
+namespace {
+
+// A password in a webhook's URL (https://user:pass@host/) is a secret too.
+std::string url_for_conf(const std::string& text) {
+    auto url = boost::urls::parse_absolute_uri(text);
+    if (!url || !url->has_password()) return text;
+    boost::urls::url masked(*url);
+    masked.set_password("********");
+    return std::string(masked.buffer());
+}
+
+}  // namespace
+
+boost::json::object queue_conf_json(const Config& config) {
+    const QueueSettings& q = config.queue;
+    boost::json::object queue{{"store", q.store},           {"path", q.path},
+                              {"min_backoff", q.min_backoff}, {"max_backoff", q.max_backoff},
+                              {"max_lifetime", q.max_lifetime}, {"bounce", q.bounce ? 1 : 0},
+                              {"max_concurrency", q.max_concurrency}};
+    boost::json::array webhooks;
+    for (const auto& w : config.webhooks) {
+        boost::json::object hook{{"url", url_for_conf(w.url)}, {"secret", w.secret.empty() ? "" : "********"}};
+        if (!w.events.empty()) {
+            boost::json::array events;
+            for (const auto& e : w.events) events.emplace_back(e);
+            hook["events"] = std::move(events);
+        }
+        webhooks.emplace_back(std::move(hook));
+    }
+    return {{"queue", std::move(queue)},
+            {"v1", boost::json::object{{"max_recipients", config.v1.max_recipients}}},
+            {"webhooks", std::move(webhooks)}};
 }
 
 }  // namespace haineko

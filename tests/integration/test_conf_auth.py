@@ -122,6 +122,29 @@ class Conf(HainekoTestCase):
         self.assertEqual(by["two@example.com"]["error"], 0)
 
 
+
+class ConfQueue(HainekoTestCase):
+    """The queue's settings in /conf, with a webhook's secret (and a password in its URL) masked."""
+    etc = {"haineko.cf": {"smtpd": {"hostname": HOSTNAME},
+                          "queue": {"min_backoff": 60, "bounce": 0},
+                          "v1": {"max_recipients": 7},
+                          "webhooks": [{"url": "https://hook:pa55word@hooks.example.net/in", "secret": "wh-s3cret",
+                                        "events": ["bounced"]}]}}
+
+    def test_queue_v1_and_webhooks_are_shown_with_secrets_masked(self):
+        resp = self.server.request("GET", "/conf")
+        self.assertEqual(resp.status, 200, resp.body)
+        data = resp.json["haineko.cf"]["data"]
+        self.assertEqual(data["queue"]["min_backoff"], 60)
+        self.assertEqual(data["queue"]["max_backoff"], 4000)
+        self.assertEqual(data["queue"]["bounce"], 0)
+        self.assertTrue(data["queue"]["path"].endswith("/var/queue.db"), data["queue"])
+        self.assertEqual(data["v1"], {"max_recipients": 7})
+        self.assertEqual(data["webhooks"], [{"url": "https://hook:********@hooks.example.net/in",
+                                             "secret": "********", "events": ["bounced"]}])
+        for secret in ("wh-s3cret", "pa55word"):
+            self.assertNotIn(secret, resp.body.decode())
+
 class ConfBehindTrustedProxy(HainekoTestCase):
     etc = {"haineko.cf": {"smtpd": {"hostname": HOSTNAME, "trusted_proxies": ["127.0.0.1"]}}}
 
