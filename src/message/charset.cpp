@@ -23,18 +23,17 @@ std::size_t utf8_sequence_length(unsigned char lead) {
     return 1;
 }
 
-std::optional<std::string> convert_from_utf8(std::string_view utf8, std::string_view charset) {
-    if (charset == "UTF-8") return std::string(utf8);
-    if (charset == "US-ASCII") {
-        if (has_non_ascii(utf8)) return std::nullopt;
-        return std::string(utf8);
-    }
-    iconv_t cd = ::iconv_open(std::string(charset).c_str(), "UTF-8");
+namespace {
+
+// bytes from one charset to another through iconv; nullopt when a character has no place
+// in `to` or the bytes are not `from`.
+std::optional<std::string> iconv_convert(std::string_view bytes, const std::string& from, const std::string& to) {
+    iconv_t cd = ::iconv_open(to.c_str(), from.c_str());
     if (cd == reinterpret_cast<iconv_t>(-1)) return std::nullopt;
     std::string out;
     std::vector<char> buffer(4096);
-    char* in = const_cast<char*>(utf8.data());
-    size_t in_left = utf8.size();
+    char* in = const_cast<char*>(bytes.data());
+    size_t in_left = bytes.size();
     bool ok = true;
     while (in_left > 0) {
         char* outp = buffer.data();
@@ -55,6 +54,27 @@ std::optional<std::string> convert_from_utf8(std::string_view utf8, std::string_
     ::iconv_close(cd);
     if (!ok) return std::nullopt;
     return out;
+}
+
+}  // namespace
+
+std::optional<std::string> convert_from_utf8(std::string_view utf8, std::string_view charset) {
+    if (charset == "UTF-8") return std::string(utf8);
+    if (charset == "US-ASCII") {
+        if (has_non_ascii(utf8)) return std::nullopt;
+        return std::string(utf8);
+    }
+    return iconv_convert(utf8, "UTF-8", std::string(charset));
+}
+
+std::optional<std::string> convert_to_utf8(std::string_view bytes, std::string_view charset) {
+    const std::string upper = to_upper(charset);
+    if (upper.empty() || upper == "US-ASCII" || upper == "UTF-8" || upper == "UTF8") {
+        if (!has_non_ascii(bytes)) return std::string(bytes);
+        if (is_valid_utf8(bytes)) return std::string(bytes);
+        return std::nullopt;
+    }
+    return iconv_convert(bytes, upper, "UTF-8");
 }
 
 }  // namespace haineko

@@ -76,7 +76,9 @@ MimeEntity attachment_part(const Attachment& a) {
 MimeEntity multipart(const std::string& subtype, const std::vector<MimeEntity>& parts, const std::string& boundary) {
     MimeEntity whole;
     whole.header = "Content-Type: multipart/" + subtype + ";\r\n boundary=\"" + boundary + "\"\r\n";
-    for (const auto& p : parts) whole.body += "--" + boundary + "\r\n" + p.header + "\r\n" + p.body;
+    // The CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1): without one of
+    // its own, a text part would lose its last line break, or run into the delimiter.
+    for (const auto& p : parts) whole.body += "--" + boundary + "\r\n" + p.header + "\r\n" + p.body + "\r\n";
     whole.body += "--" + boundary + "--\r\n";
     return whole;
 }
