@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "core/base64.hpp"
+#include "message/mime_reader.hpp"
 #include "relay/https/client.hpp"
 #include "relay/mailer.hpp"
 #include "relay/retry.hpp"
@@ -12,6 +13,14 @@ namespace haineko {
 namespace {
 
 namespace json = boost::json;
+
+// /submit takes plain text only: a queued message sends its text part (else its HTML as
+// it is); its attachments cannot go this way.
+std::string body_for(const Delivery& d) {
+    if (!d.message.own_to) return d.submission.body;
+    const ReadMessage m = content_of(d.submission, d.message);
+    return m.content.text ? *m.content.text : m.content.html.value_or("");
+}
 
 json::object submission_for(const Delivery& d) {
     const Submission& s = d.submission;
@@ -30,7 +39,7 @@ json::object submission_for(const Delivery& d) {
                         {"mail", s.mail},
                         {"rcpt", json::array{json::value(d.rcpt)}},
                         {"header", std::move(header)},
-                        {"body", s.body}};
+                        {"body", body_for(d)}};
 }
 
 std::string text_of(const json::value* v) {

@@ -4,6 +4,7 @@ path, credentials, body) and how each answer comes back per recipient."""
 
 import base64
 import datetime
+import json
 import secrets
 import shutil
 import tempfile
@@ -760,3 +761,84 @@ class CloudOverTls(CloudCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class QueuedContent(CloudCase):
+    """A /v1 message (kept whole in the queue) reaches the JSON clouds as its text, HTML,
+    attachments and Reply-To, read back from its MIME."""
+
+    TEXT = "Plain body 猫\nsecond line\n"
+    HTML = "<p>HTML body <img src=\"cid:logo\"></p>\n"
+    LOGO = b"\x89PNG\r\n\x1a\n\x00\x01binary"
+    PDF = b"%PDF-1.4 invoice"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.peers = {tag: CloudPeer(name=tag).start() for tag in ("sg", "pm", "md")}
+        for peer in cls.peers.values():
+            cls.addClassCleanup(peer.stop)
+        table = {"%s.example.jp" % tag: {"mailer": TAGS[tag], "auth": AUTH_OF[tag], "endpoint": peer.url, "timeout": 10}
+                 for tag, peer in cls.peers.items()}
+        srv = cls.make_server(start=False, etc={"haineko.cf": {"smtpd": {"hostname": HOSTNAME},
+                                                               "queue": {"min_backoff": 60}},
+                                                "mailertable": table, "authinfo": AUTHINFO,
+                                                "recipients": {"domainpart": list(table)}})
+        srv.write_etc("authinfo", AUTHINFO, mode=0o600)
+        srv.start()
+        cls.addClassCleanup(cls._stop_checked, srv)
+        cls.server = srv
+
+    def deliver(self, tag, answer):
+        self.peers[tag].reset()
+        self.peers[tag].play(answer)
+        payload = {"from": "Sender <sender@example.org>", "to": "neko@%s.example.jp" % tag, "subject": "Queued",
+                   "reply_to": "support@example.org", "text": self.TEXT, "html": self.HTML,
+                   "attachments": [{"filename": "logo.png", "content_type": "image/png", "content_id": "logo",
+                                    "content": base64.b64encode(self.LOGO).decode()},
+                                   {"filename": "請求書.pdf", "content_type": "application/pdf",
+                                    "content": base64.b64encode(self.PDF).decode()}]}
+        resp = self.server.request("POST", "/v1/messages", body=json.dumps(payload),
+                                   headers={"Content-Type": "application/json"})
+        self.assertEqual(resp.status, 202, resp.body)
+        mid = resp.json["id"]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            status = self.server.request("GET", "/v1/messages/" + mid).json["status"]
+            if status != "pending":
+                break
+            time.sleep(0.1)
+        self.assertEqual(status, "delivered")
+        got = self.peers[tag].received()
+        self.assertEqual(len(got), 1, got)
+        return got[0].json()
+
+    def test_sendgrid_gets_text_html_and_attachments(self):
+        body = self.deliver("sg", Answer(202, b"", {"X-Message-Id": "sg-q-1"}))
+        self.assertEqual(body["content"], [{"type": "text/plain", "value": self.TEXT},
+                                           {"type": "text/html", "value": self.HTML}])
+        self.assertEqual(body["reply_to"], {"email": "support@example.org"})
+        logo, pdf = body["attachments"]
+        self.assertEqual((logo["filename"], logo["type"], logo["disposition"], logo["content_id"]),
+                         ("logo.png", "image/png", "inline", "logo"))
+        self.assertEqual(base64.b64decode(logo["content"]), self.LOGO)
+        self.assertEqual((pdf["filename"], pdf["disposition"]), ("請求書.pdf", "attachment"))
+        self.assertEqual(base64.b64decode(pdf["content"]), self.PDF)
+
+    def test_postmark_gets_text_html_and_attachments(self):
+        body = self.deliver("pm", Answer(200, {"MessageID": "pm-q-1", "ErrorCode": 0}))
+        self.assertEqual((body["TextBody"], body["HtmlBody"], body["ReplyTo"]),
+                         (self.TEXT, self.HTML, "support@example.org"))
+        self.assertEqual([(a["Name"], a["ContentType"], a.get("ContentID")) for a in body["Attachments"]],
+                         [("logo.png", "image/png", "cid:logo"), ("請求書.pdf", "application/pdf", None)])
+        self.assertEqual(base64.b64decode(body["Attachments"][1]["Content"]), self.PDF)
+
+    def test_mandrill_gets_text_html_images_and_attachments(self):
+        body = self.deliver("md", Answer(200, [{"email": "neko@md.example.jp", "status": "sent", "_id": "md-q-1",
+                                                "reject_reason": None}]))
+        m = body["message"]
+        self.assertEqual((m["text"], m["html"]), (self.TEXT, self.HTML))
+        self.assertEqual(m["images"][0]["name"], "logo")
+        self.assertEqual(base64.b64decode(m["images"][0]["content"]), self.LOGO)
+        self.assertEqual(m["attachments"][0]["name"], "請求書.pdf")
+        self.assertEqual(m["headers"]["Reply-To"], "support@example.org")

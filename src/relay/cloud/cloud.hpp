@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "message/mime_reader.hpp"
 #include "relay/https/client.hpp"
 #include "relay/mailer.hpp"
 
