@@ -154,7 +154,7 @@ asio::awaitable<void> Scheduler::attempt(std::vector<DueRecipient> due) {
             const Millis now = now_millis();
             std::vector<Bounce> bounces = bounces_for(*message, due.front().message, outcomes, *config, now);
             const bool reports_queued = !bounces.empty();
-            co_await store_.settle(std::move(outcomes), std::move(bounces), now);
+            co_await settle_until_kept(std::move(outcomes), std::move(bounces), now, due.front().id);
             if (reports_queued) wake();
         }
     } catch (const std::exception& e) {
@@ -164,6 +164,29 @@ asio::awaitable<void> Scheduler::attempt(std::vector<DueRecipient> due) {
     // A scheduler that stopped claiming for want of room claims again.
     if (in_flight_ >= capacity_) wake();
     in_flight_ -= count;
+}
+
+// The outcomes are the only record of what the relays answered: a store that cannot
+// write them now (a full disk) is asked again every few seconds until it can, so that
+// a delivery that happened is not made again; only a stop gives up (the next start
+// finds those recipients due, and may deliver them twice, never lose them).
+asio::awaitable<void> Scheduler::settle_until_kept(std::vector<Outcome> outcomes, std::vector<Bounce> bounces,
+                                                   Millis now, const std::string& id) {
+    auto wait = std::chrono::milliseconds(500);
+    for (bool logged = false;; wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(5))) {
+        try {
+            co_await store_.settle(outcomes, bounces, now);
+            if (logged) spdlog::info("queue: the attempt for {} is settled", id);
+            co_return;
+        } catch (const StoreUnavailable& e) {
+            if (stopping_) throw;
+            if (!logged) spdlog::error("queue: the attempt for {} cannot be settled yet ({}); trying again", id, e.what());
+            logged = true;
+        }
+        asio::steady_timer pause(executor_, wait);
+        boost::system::error_code ec;
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
 }
 
 asio::awaitable<std::vector<Outcome>> Scheduler::deliver(const NewMessage& message, const std::vector<DueRecipient>& due,

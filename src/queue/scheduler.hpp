@@ -39,6 +39,8 @@ private:
     boost::asio::awaitable<void> attempt(std::vector<DueRecipient> due);
     boost::asio::awaitable<std::vector<Outcome>> deliver(const NewMessage& message, const std::vector<DueRecipient>& due,
                                                          const Config& config);
+    boost::asio::awaitable<void> settle_until_kept(std::vector<Outcome> outcomes, std::vector<Bounce> bounces, Millis now,
+                                                   const std::string& id);
     std::vector<Bounce> bounces_for(const NewMessage& message, std::int64_t key, const std::vector<Outcome>& outcomes,
                                     const Config& config, Millis now);
 

@@ -1,6 +1,7 @@
 #include "runtime/runtime.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -99,6 +100,10 @@ struct Runtime::Impl {
     std::vector<std::optional<asio::executor_work_guard<asio::io_context::executor_type>>> idle_guards;
 
     Impl(Options o, std::shared_ptr<const Config> c, int threads) : options(std::move(o)), config(std::move(c)) {
+        // A file-size limit (ulimit -f) reached by the queue or the File mailer must fail
+        // that write (EFBIG: answered 503 or 4xx), not kill the server with every request
+        // in flight.
+        ::signal(SIGXFSZ, SIG_IGN);
         tls->preload(config.get()->smtpd.tls_ca_file);
         if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
         if (threads <= 0) threads = 1;

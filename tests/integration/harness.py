@@ -162,6 +162,7 @@ class Haineko:
         self.proc = None
         self.port = None
         self.descriptor_limit = None  # RLIMIT_NOFILE for the server, when set before start()
+        self.file_size_limit = None  # RLIMIT_FSIZE (bytes) for the server, when set before start()
         self.stderr_path = os.path.join(self.root, "server.stderr")
         self._stderr_file = None
 
@@ -243,9 +244,11 @@ class Haineko:
         raise RuntimeError(last_error)
 
     def _limits(self):
-        """In the child before exec: a descriptor limit, when the test set one."""
+        """In the child before exec: a descriptor or file-size limit, when the test set one."""
         if self.descriptor_limit:
             resource.setrlimit(resource.RLIMIT_NOFILE, (self.descriptor_limit, self.descriptor_limit))
+        if self.file_size_limit:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_limit, self.file_size_limit))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -546,3 +546,45 @@ class NoQueue(V1Client, HainekoTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FullDisk(V1Client, HainekoTestCase):
+    """The store cannot write (a file-size limit stands in for a full disk): 503
+    queue-unavailable with Retry-After, the server stays up and serves what it has, and
+    after a restart with room again every accepted message is delivered."""
+
+    start_server = False
+
+    def test_a_store_that_cannot_write_answers_503_and_loses_nothing(self):
+        sink = SmtpSink().start()
+        self.addCleanup(sink.cleanup)
+        server = self.make_server(start=False, etc={"haineko.cf": queue_cf(), "mailertable": esmtp_to(sink.port)})
+        server.file_size_limit = 3 << 20  # the queue file and its WAL may not grow past 3 MB
+        server.start()
+        self.server = server
+        big = "x" * (300 << 10)
+        accepted, refused = [], None
+        for i in range(40):
+            resp = self.post({"from": "kijitora@example.jp", "to": "big%d@example.jp" % i, "subject": "s",
+                              "text": big})
+            if resp.status == 202:
+                accepted.append(resp.json["id"])
+                continue
+            refused = resp
+            break
+        self.assertIsNotNone(refused, "the file-size limit was never met")
+        self.assertError(refused, 503, "queue-unavailable")
+        self.assertTrue(refused.headers.get("Retry-After"), refused.headers)
+        self.assertTrue(accepted, "nothing fit before the limit")
+        self.assertTrue(server.alive())
+        for mid in accepted:
+            self.assertEqual(self.get("/v1/messages/" + mid).status, 200)
+        resp = server.submit(message(rcpt=["plain@example.jp"]))  # /submit does not need the queue
+        self.assertEqual(resp.status, 200, resp.body)
+        server.stop()
+        server.file_size_limit = None
+        server.start()
+        for mid in accepted:
+            self.wait_status(mid, "delivered", timeout=30)
+        for i in range(len(accepted)):
+            self.assertGreaterEqual(len(sink.for_rcpt("big%d@example.jp" % i)), 1)

@@ -26,7 +26,7 @@ std::exception_ptr as_caller_error(std::exception_ptr error) {
 }  // namespace
 
 Committer::Committer(std::unique_ptr<Db> db, Mode mode)
-    : db_(std::move(db)), begin_(mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN"), thread_([this] { serve(); }) {}
+    : db_(std::move(db)), mode_(mode), thread_([this] { serve(); }) {}
 
 Committer::~Committer() {
     {
@@ -72,11 +72,20 @@ void Committer::serve() {
     }
 }
 
+// A write that failed for want of space (a full disk, a file-size limit) left the WAL as
+// long as it could grow. Once its frames are checkpointed into the database, the next
+// transaction starts writing the WAL from its beginning, into space it already has, so
+// small commits (the outcome of a delivery) can go on while large ones are refused.
+void Committer::make_room_in_wal() {
+    if (mode_ == Mode::read) return;  // a reader writes nothing
+    sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+}
+
 void Committer::run_batch(std::vector<Job>& batch) {
     std::vector<std::exception_ptr> errors(batch.size());
     std::exception_ptr batch_error;
     try {
-        db_->exec(begin_);
+        db_->exec(mode_ == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
         for (size_t i = 0; i < batch.size(); ++i) {
             db_->exec("SAVEPOINT job");
             try {
@@ -97,6 +106,7 @@ void Committer::run_batch(std::vector<Job>& batch) {
         } catch (...) {
         }
         batch_error = std::make_exception_ptr(StoreUnavailable(std::string("the queue cannot commit: ") + e.what()));
+        make_room_in_wal();
     }
     {
         // Counted before any caller resumes, so that a caller sees its own call counted.

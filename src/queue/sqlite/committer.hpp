@@ -82,9 +82,10 @@ private:
     void push(Job job);
     void serve();
     void run_batch(std::vector<Job>& batch);
+    void make_room_in_wal();
 
     std::unique_ptr<Db> db_;
-    const char* begin_;
+    Mode mode_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Job> waiting_;
