@@ -5,6 +5,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -148,6 +149,17 @@ class Haineko:
         code = self.proc.wait(60)
         self.errlog.close()
         return code
+
+
+def stop_both(name, haineko, sink):
+    """Stops Haineko, then counts the SMTP sessions it ended at the sink; returns that count."""
+    code = haineko.stop()
+    time.sleep(0.3)
+    sessions = sink.counters()[0]
+    sink.stop()
+    if code != 0:
+        print(f"warning: {name}: haineko exited {code}", file=sys.stderr)
+    return sessions
 
 
 def parse_wrk(text):

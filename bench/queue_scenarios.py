@@ -2,12 +2,11 @@
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
 
-from harness import SOURCE, Haineko, Sink, free_port, median_row, run_wrk, wait_for_count
+from harness import SOURCE, Haineko, Sink, free_port, median_row, run_wrk, stop_both, wait_for_count
 from postfix import Postfix
 
 FROM = "bench@example.org"
@@ -58,12 +57,7 @@ def v1_scenario(args, workdir, connections=64):
         elapsed = time.time() - start
         cpu = h.cpu_seconds() - cpu0
     finally:
-        code = h.stop()
-        time.sleep(0.3)
-        sessions = sink.counters()[0]
-        sink.stop()
-    if code != 0:
-        print(f"warning: v1: haineko exited {code}", file=sys.stderr)
+        sessions = stop_both("v1", h, sink)
     return {"name": f"v1-1rcpt-1KB-c{connections}", "conns": connections, "msgs_per_s": relayed / elapsed,
             "relayed": relayed, "accepted_per_s": accepted / accepted_in,
             "p50_ms": w.get("p50", 0) * 1000, "p99_ms": w.get("p99", 0) * 1000, "max_ms": w.get("max", 0) * 1000,

@@ -4,11 +4,10 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 
-from harness import SOURCE, Haineko, Sink, median_row, run_wrk, wait_for_count
+from harness import SOURCE, Haineko, Sink, median_row, run_wrk, stop_both, wait_for_count
 
 JAPANESE = "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。"
 
@@ -60,12 +59,7 @@ def scenario(args, workdir, name, connections, rcpts=1, body_size=1024, japanese
         else:
             relayed = wait_for_count(sink.messages, expected)
     finally:
-        code = h.stop()
-        time.sleep(0.3)
-        sessions = sink.counters()[0]
-        sink.stop()
-    if code != 0:
-        print(f"warning: {name}: haineko exited {code}", file=sys.stderr)
+        sessions = stop_both(name, h, sink)
     return {
         "name": name, "conns": connections, "msgs_per_s": relayed / elapsed, "relayed": relayed,
         "p50_ms": w.get("p50", 0) * 1000, "p99_ms": w.get("p99", 0) * 1000, "max_ms": w.get("max", 0) * 1000,

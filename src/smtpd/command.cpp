@@ -102,6 +102,25 @@ std::optional<Refusal> duplicate_in(const std::vector<Param>& params) {
     return std::nullopt;
 }
 
+// "FROM:<path> params" or "TO:<path> params": the address and the parameters, each
+// key once.
+struct EnvelopeArg {
+    std::string address;
+    std::vector<Param> params;
+};
+
+std::variant<EnvelopeArg, Refusal> read_envelope_arg(std::string_view arg, std::string_view keyword,
+                                                     const char* usage) {
+    auto after = after_keyword(arg, keyword);
+    if (!after) return syntax(usage);
+    auto path = split_path(*after);
+    if (!path) return syntax(usage);
+    auto params = split_params(path->rest);
+    if (!params) return syntax(usage);
+    if (auto dup = duplicate_in(*params)) return *dup;
+    return EnvelopeArg{std::move(path->address), std::move(*params)};
+}
+
 Refusal unsupported(const Param& p) { return Refusal{555, "5.5.4", "Unsupported option: " + p.key}; }
 Refusal bad_value(const Param& p) { return Refusal{501, "5.5.4", "Bad parameter value: " + p.key}; }
 
@@ -160,17 +179,12 @@ std::optional<std::string> decode_xtext(std::string_view text) {
 }
 
 std::variant<MailFrom, Refusal> parse_mail_from(std::string_view arg) {
-    const char* usage = "MAIL FROM:<address>";
-    auto after = after_keyword(arg, "FROM:");
-    if (!after) return syntax(usage);
-    auto path = split_path(*after);
-    if (!path) return syntax(usage);
-    auto params = split_params(path->rest);
-    if (!params) return syntax(usage);
-    if (auto dup = duplicate_in(*params)) return *dup;
+    auto read = read_envelope_arg(arg, "FROM:", "MAIL FROM:<address>");
+    if (auto* refusal = std::get_if<Refusal>(&read)) return *refusal;
+    auto& [address, params] = std::get<EnvelopeArg>(read);
     MailFrom m;
-    m.address = path->address;
-    for (const auto& p : *params) {
+    m.address = std::move(address);
+    for (const auto& p : params) {
         const std::string value = p.value.value_or("");
         if (p.key == "SIZE") {
             if (!is_digits(value, 20)) return bad_value(p);
@@ -213,17 +227,12 @@ std::variant<MailFrom, Refusal> parse_mail_from(std::string_view arg) {
 }
 
 std::variant<RcptTo, Refusal> parse_rcpt_to(std::string_view arg, bool utf8) {
-    const char* usage = "RCPT TO:<address>";
-    auto after = after_keyword(arg, "TO:");
-    if (!after) return syntax(usage);
-    auto path = split_path(*after);
-    if (!path) return syntax(usage);
-    auto params = split_params(path->rest);
-    if (!params) return syntax(usage);
-    if (auto dup = duplicate_in(*params)) return *dup;
+    auto read = read_envelope_arg(arg, "TO:", "RCPT TO:<address>");
+    if (auto* refusal = std::get_if<Refusal>(&read)) return *refusal;
+    auto& [address, params] = std::get<EnvelopeArg>(read);
     RcptTo r;
-    r.address = path->address;
-    for (const auto& p : *params) {
+    r.address = std::move(address);
+    for (const auto& p : params) {
         const std::string value = to_upper(p.value.value_or(""));
         if (p.key == "NOTIFY") {
             if (value != "NEVER") {
