@@ -97,3 +97,51 @@ TEST(MilterPacket, BrokenRepliesAreRefused) {
     EXPECT_TRUE(refused('O', "short"));
     EXPECT_TRUE(refused('Z', ""));
 }
+
+#include "milter/changes.hpp"
+
+namespace {
+
+Reply change(char kind, std::string name, std::string text, std::uint32_t index = 0) {
+    Reply r;
+    r.kind = kind;
+    r.name = std::move(name);
+    r.text = std::move(text);
+    r.index = index;
+    return r;
+}
+
+}  // namespace
+
+TEST(MilterChanges, HeadersAsLibmilterCountsThem) {
+    Editable e = editable("Subject: a\r\nX-Tag: 1\r\nx-tag: 2\r\n folded\r\n\r\nbody\r\n", "s@example.jp",
+                          {"r@example.jp"});
+    ASSERT_EQ(e.headers.size(), 3u);
+    EXPECT_EQ(e.headers[2].value, "2\r\n folded");
+    EXPECT_TRUE(apply(change('i', "DKIM-Signature", "v=1;\n\tb=abc", 0), e));  // index 0: the top
+    EXPECT_TRUE(apply(change('m', "X-TAG", "two", 2), e));                    // the second of that name
+    EXPECT_TRUE(apply(change('m', "Subject", "", 1), e));                     // empty: deleted
+    EXPECT_TRUE(apply(change('h', "X-Spam", "no"), e));
+    EXPECT_FALSE(apply(change('h', "Bad Name", "x"), e));
+    EXPECT_EQ(message_of(e),
+              "DKIM-Signature: v=1;\r\n\tb=abc\r\nX-Tag: 1\r\nx-tag: two\r\nX-Spam: no\r\n\r\nbody\r\n");
+}
+
+TEST(MilterChanges, BodyAndEnvelope) {
+    Editable e = editable("Subject: a\r\n\r\nold\r\n", "s@example.jp", {"a@example.jp", "b@example.jp"});
+    Reply b1;
+    b1.kind = 'b';
+    b1.bytes = "new\nli";
+    Reply b2 = b1;
+    b2.bytes = "ne\n";
+    EXPECT_TRUE(apply(b1, e));
+    EXPECT_TRUE(apply(b2, e));
+    EXPECT_TRUE(apply(change('+', "", "<c@example.jp>"), e));
+    EXPECT_TRUE(apply(change('+', "", "<A@example.jp>"), e));  // already there
+    EXPECT_TRUE(apply(change('-', "", "<B@example.jp>"), e));
+    EXPECT_TRUE(apply(change('e', "", "<bounce@example.jp>"), e));
+    EXPECT_EQ(e.rcpts, (std::vector<std::string>{"a@example.jp", "c@example.jp"}));
+    EXPECT_EQ(e.sender, "bounce@example.jp");
+    EXPECT_EQ(message_of(e), "Subject: a\r\n\r\nnew\r\nline\r\n");
+    EXPECT_FALSE(apply(change('c', "", ""), e));
+}
