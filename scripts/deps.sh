@@ -13,7 +13,8 @@ run=(
   libssl-dev libyaml-cpp-dev libc-ares-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev
   openssl ca-certificates
 )
-peers=(curl postfix python3-aiosmtpd python3-jsonschema swaks wrk dnsmasq)
+peers=(curl postfix python3-aiosmtpd python3-jsonschema swaks libnet-ssleay-perl wrk dnsmasq
+       opendkim opendkim-tools libmilter-dev python3-dkim)
 fuzz=(clang-14 libclang-rt-14-dev)
 case "$profile" in
   run) packages=("${run[@]}") ;;

@@ -26,6 +26,7 @@
 #include "policy/password.hpp"
 #include "relay/route_check.hpp"
 #include "runtime/runtime.hpp"
+#include "smtpd/server.hpp"
 
 namespace {
 
@@ -45,6 +46,7 @@ struct ServerFlags {
     std::string pid_file;
     std::string log_file;
     std::string app;  // the original's -a (a PSGI file); accepted and ignored
+    std::vector<std::string> smtp;  // --smtp HOST:PORT
 };
 
 void add_config_flags(CLI::App* cmd, ServerFlags& f) {
@@ -61,8 +63,10 @@ void add_server_flags(CLI::App* cmd, ServerFlags& f) {
     cmd->add_option("--pid-file", f.pid_file, "pid file (default ROOT/run/haineko.pid)");
     cmd->add_option("--log-file", f.log_file, "log file of a started server (default ROOT/log/haineko.log)");
     cmd->add_option("-a,--app", f.app, "accepted for compatibility; ignored");
+    cmd->add_option("--smtp", f.smtp, "also take mail by SMTP on HOST:PORT (a relay listener without TLS); repeatable");
     // restart passes the running server's arguments first and its own after them.
     for (auto* opt : cmd->get_options()) opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    cmd->get_option("--smtp")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 Options server_options(const ServerFlags& f) {
@@ -74,6 +78,7 @@ Options server_options(const ServerFlags& f) {
     if (f.auth && !o.auth_file) o.auth_file = std::string();
     if (f.devel) o.devel = true;
     o.listen_port = f.port;
+    o.smtp_listen = f.smtp;
     return o;
 }
 
@@ -126,6 +131,14 @@ int serve(const ServerFlags& f, bool background) {
         }
         HttpServer http(runtime, queue.get());
         const unsigned short port = http.listen(f.host, static_cast<unsigned short>(f.port));
+        SmtpServer smtp(runtime, queue.get());
+        for (const auto& listener : config->smtp.listen) {
+            const unsigned short bound = smtp.listen(listener);
+            spdlog::info("SMTP listening on {} ({}, tls {}){}", listener.address.ends_with(":0") ? listener.host + ":" + std::to_string(bound) : listener.address,
+                         listener.submission ? "submission" : "relay",
+                         listener.tls == SmtpListener::Tls::none ? "none" : listener.tls == SmtpListener::Tls::starttls ? "starttls" : "implicit",
+                         listener.origin == "--smtp" ? " from --smtp" : "");
+        }
         pid_t holder = 0;
         std::optional<PidFile> pid_file;
         try {

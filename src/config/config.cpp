@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "config/queue_settings.hpp"
+#include "config/smtp_settings.hpp"
 #include "config/reader.hpp"
 #include "config/yaml_file.hpp"
 #include "core/address.hpp"
@@ -183,6 +184,19 @@ void load_passwords(Config& config, const std::string& path, TableFile& table) {
     table.data = std::move(masked);
 }
 
+// SMTP AUTH reads the same password file as Basic auth, without turning Basic auth on:
+// an SMTP listener offers AUTH when the file has users.
+void load_smtp_passwords(Config& config, const std::string& path) {
+    auto doc = load_map(path);
+    if (!doc) return;
+    warn_if_readable_by_others(config, path);
+    for (const auto& kv : *doc) {
+        if (!kv.second.IsScalar())
+            throw ConfigError(path, line_of(kv.second), "the password of '" + kv.first.Scalar() + "' must be a string");
+        config.passwords[kv.first.Scalar()] = kv.second.Scalar();
+    }
+}
+
 // "IP", "IP:PORT", "IPv6" or "[IPv6]:PORT", as c-ares takes them; anything else is an
 // error that names the entry's line, since a resolver we cannot use is no resolver.
 bool is_dns_server(const std::string& text) {
@@ -298,6 +312,7 @@ boost::json::value effective_conf(const Config& c, const std::map<std::string, s
     smtpd["version"] = HAINEKO_VERSION;
     boost::json::object out = queue_conf_json(c);
     out["smtpd"] = std::move(smtpd);
+    out["smtp"] = smtp_conf_json(c);
     return out;
 }
 
@@ -421,6 +436,7 @@ std::shared_ptr<const Config> load_config(const Options& options) {
                                    config->smtpd.helo_name + "' (set smtpd.hostname in haineko.cf)");
     config->node_id = node_id_for(*config, top, conf_path);
     load_queue_settings(*config, top, conf_path);
+    load_smtp_settings(*config, top, conf_path);
 
     std::map<std::string, std::string> paths{
         {"mailertable", resolve_table(options, table_name(smtpd, "mailer", "rcpt", "mailertable", conf_path))},
@@ -440,6 +456,8 @@ std::shared_ptr<const Config> load_config(const Options& options) {
         std::string path = options.auth_file->empty() ? resolve_table(options, "password") : *options.auth_file;
         config->tables.push_back({"password", {}, nullptr});
         load_passwords(*config, path, config->tables.back());
+    } else if (!config->smtp.listen.empty()) {
+        load_smtp_passwords(*config, resolve_table(options, "password"));
     }
     config->conf_data = effective_conf(*config, paths);
     return config;

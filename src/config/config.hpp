@@ -24,6 +24,7 @@ struct Options {
     std::optional<std::string> auth_file;  // -A / $HAINEKO_AUTH: Basic auth on with this file
     bool devel = false;                    // -d / $HAINEKO_DEBUG
     int listen_port = 0;                   // the HTTP port, for the default node id
+    std::vector<std::string> smtp_listen;  // --smtp HOST:PORT: relay listeners without TLS
 };
 
 // A numeric setting keeps what was written, so that a non-number can be answered with
@@ -115,6 +116,31 @@ struct QueueSettings {
     int max_concurrency = 64;       // deliveries in flight for the whole process
 };
 
+// An SMTP listener (smtp.listen, or --smtp).
+struct SmtpListener {
+    enum class Tls { none, starttls, implicit };
+    std::string address;  // as written: "127.0.0.1:2525", "[::1]:2525"
+    std::string host;     // without brackets
+    unsigned short port = 0;
+    bool submission = false;  // mode: submission (AUTH before MAIL) or relay
+    Tls tls = Tls::none;
+    std::string origin;  // FILE:LINE, or "--smtp"
+};
+
+// The smtp: section: Haineko as an SMTP server (issue 10).
+struct SmtpSettings {
+    std::vector<SmtpListener> listen;
+    std::string tls_cert;  // absolute paths; empty when not set
+    std::string tls_key;
+    int command_timeout = 300;  // seconds (RFC 5321 4.5.3.2)
+    int data_timeout = 600;
+    int max_rcpts_per_transaction = 100;
+    bool auth_requires_tls = true;
+    bool received_auth_user = false;  // name the authenticated user in Received
+    // Milliseconds the greeting waits; a client that talks in that time is refused.
+    int greet_pause = 100;
+};
+
 struct V1Settings {
     int max_recipients = 100;
 };
@@ -136,6 +162,7 @@ struct Config {
     Settings smtpd;
     QueueSettings queue;
     V1Settings v1;
+    SmtpSettings smtp;
     std::vector<Webhook> webhooks;
     boost::json::value conf_data;  // haineko.cf as read (or the defaults), for /conf
     std::map<std::string, Route> mailertable;
@@ -144,7 +171,8 @@ struct Config {
     RelayHosts relayhosts;
     RecipientPolicy recipients;
     bool basic_auth = false;
-    std::map<std::string, std::string> passwords;  // user -> stored hash
+    // user -> stored hash: the password file, for Basic auth (basic_auth) and SMTP AUTH
+    std::map<std::string, std::string> passwords;
     std::vector<TableFile> tables;                 // for /conf, in a fixed order
     std::vector<std::string> warnings;             // said once at load time
     // Settings that load but cannot work (a number that is not one): logged at load,

@@ -36,4 +36,20 @@ void TlsContexts::preload(const std::string& ca_file) {
     contexts_ = std::move(fresh);
 }
 
+std::shared_ptr<boost::asio::ssl::context> server_tls_context(const std::string& cert_file,
+                                                              const std::string& key_file) {
+    namespace ssl = boost::asio::ssl;
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    boost::system::error_code ec;
+    ctx->use_certificate_chain_file(cert_file, ec);
+    if (ec) throw std::runtime_error("cannot use the TLS certificate " + cert_file + ": " + ec.message());
+    ctx->use_private_key_file(key_file, ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("cannot use the TLS key " + key_file + ": " + ec.message());
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+        throw std::runtime_error("the TLS key " + key_file + " does not match the certificate " + cert_file);
+    return ctx;
+}
+
 }  // namespace haineko

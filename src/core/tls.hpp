@@ -29,4 +29,10 @@ private:
     std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> contexts_;
 };
 
+// A server context (the SMTP listener's STARTTLS and implicit TLS): TLS 1.2 or later, the
+// certificate chain and key from PEM files. Throws std::runtime_error naming the file that
+// could not be used.
+std::shared_ptr<boost::asio::ssl::context> server_tls_context(const std::string& cert_file,
+                                                              const std::string& key_file);
+
 }  // namespace haineko

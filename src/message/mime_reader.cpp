@@ -9,6 +9,7 @@
 #include "core/base64.hpp"
 #include "core/text.hpp"
 #include "message/charset.hpp"
+#include "message/entity.hpp"
 
 namespace haineko {
 
@@ -16,40 +17,6 @@ namespace {
 
 constexpr int kMaxDepth = 8;
 constexpr std::size_t kMaxParts = 200;
-
-struct Entity {
-    std::vector<std::pair<std::string, std::string>> fields;  // lower-case name, unfolded value
-    std::string_view body;
-
-    std::string field(std::string_view name) const {
-        for (const auto& [n, v] : fields)
-            if (n == name) return v;
-        return {};
-    }
-};
-
-// The header ends at the first empty line (CRLF or bare LF line ends alike).
-Entity split_entity(std::string_view bytes) {
-    Entity e;
-    std::size_t pos = 0;
-    while (pos < bytes.size()) {
-        std::size_t eol = bytes.find('\n', pos);
-        std::string_view line = bytes.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
-        const std::size_t next = eol == std::string_view::npos ? bytes.size() : eol + 1;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) {
-            e.body = bytes.substr(next);
-            return e;
-        }
-        if ((line.front() == ' ' || line.front() == '\t') && !e.fields.empty()) {
-            e.fields.back().second += " " + std::string(trim(line));
-        } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-            e.fields.emplace_back(to_lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
-        }
-        pos = next;
-    }
-    return e;  // no body at all
-}
 
 std::string percent_decoded(std::string_view s) {
     std::string out;

@@ -80,6 +80,7 @@ public:
     const std::string& helo_name() const { return helo_; }
     const std::string& auth_user() const { return auth_user_; }
     bool tls_active() const { return settings_.tls_active; }
+    bool extended() const { return extended_; }  // EHLO, so PIPELINING was offered
 
 private:
     Step ehlo(const Command& c, bool extended);

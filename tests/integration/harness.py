@@ -132,8 +132,10 @@ class Haineko:
     """One `hainekoctl run` on a free port with its own HAINEKO_ROOT."""
 
     def __init__(self, etc=None, args=(), env=None, host="127.0.0.1", use_defaults=True, extra_files=None,
-                 root=None):
-        """root: an existing working tree to use as it is (it is still removed by cleanup())."""
+                 root=None, smtp_listen=None):
+        """root: an existing working tree to use as it is (it is still removed by cleanup()).
+        smtp_listen: SMTP listeners as haineko.cf's smtp.listen entries without their address;
+        each gets 127.0.0.1 and a free port at start (self.smtp_ports, in the same order)."""
         require_binary()
         if root is not None:
             use_defaults = False
@@ -150,6 +152,9 @@ class Haineko:
                 files[name] = content
         for name, content in files.items():
             self.write_etc(name, content)
+        self.conf = files.get("haineko.cf")
+        self.smtp_listen = list(smtp_listen or [])
+        self.smtp_ports = []
         for path, content in (extra_files or {}).items():
             full = os.path.join(self.root, path)
             os.makedirs(os.path.dirname(full), exist_ok=True)
@@ -212,6 +217,8 @@ class Haineko:
         last_error = None
         for _attempt in range(3):
             self.port = free_port()
+            if self.smtp_listen:
+                self._write_smtp_listeners()
             full_env = clean_env()
             full_env["HAINEKO_ROOT"] = self.root
             full_env.update(self.env)
@@ -242,6 +249,19 @@ class Haineko:
             if "cannot listen" not in self.stderr_text():
                 break  # not a port race: do not retry
         raise RuntimeError(last_error)
+
+    def _write_smtp_listeners(self):
+        conf = dict(self.conf) if isinstance(self.conf, dict) else {}
+        smtp = dict(conf.get("smtp") or {})
+        self.smtp_ports = [free_port() for _ in self.smtp_listen]
+        smtp["listen"] = [dict(entry, address="127.0.0.1:%d" % port)
+                          for entry, port in zip(self.smtp_listen, self.smtp_ports)]
+        conf["smtp"] = smtp
+        self.write_etc("haineko.cf", conf)
+
+    @property
+    def smtp_port(self):
+        return self.smtp_ports[0]
 
     def _limits(self):
         """In the child before exec: a descriptor or file-size limit, when the test set one."""
@@ -499,6 +519,7 @@ class HainekoTestCase(unittest.TestCase):
     env = None
     host = "127.0.0.1"
     use_defaults = True
+    smtp_listen = None  # SMTP listeners (haineko.cf smtp.listen entries without address)
     start_server = True
     server = None
 
@@ -508,7 +529,7 @@ class HainekoTestCase(unittest.TestCase):
         if not cls.start_server:
             return
         cls.server = cls.make_server(etc=cls.etc, args=cls.args, env=cls.env, host=cls.host,
-                                     use_defaults=cls.use_defaults)
+                                     use_defaults=cls.use_defaults, smtp_listen=cls.smtp_listen)
 
     @classmethod
     def class_peer(cls, peer):

@@ -1,0 +1,288 @@
+#include "smtpd/server.hpp"
+
+#include <boost/asio.hpp>
+#include <spdlog/spdlog.h>
+
+#include <unordered_set>
+
+#include "core/queueid.hpp"
+#include "core/text.hpp"
+#include "core/tls.hpp"
+#include "pipeline/smtp_message.hpp"
+#include "policy/password.hpp"
+#include "policy/stages.hpp"
+#include "queue/scheduler.hpp"
+#include "queue/service.hpp"
+#include "smtpd/session.hpp"
+#include "smtpd/wire.hpp"
+
+namespace haineko {
+
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using smtpd::Session;
+using smtpd::Wire;
+using Next = Session::Next;
+
+constexpr auto kWriteLimit = std::chrono::seconds(30);
+constexpr auto kHandshakeLimit = std::chrono::seconds(30);
+// RFC 4954 4: an AUTH line with its initial response may be longer than a command.
+constexpr std::size_t kMaxLine = 12288;
+
+std::string peer_address(const tcp::endpoint& ep) {
+    auto a = ep.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    return a.to_string();
+}
+
+// RFC 2920 3.1: after these the client must wait for our answer (and after a 334 or 354).
+bool ends_command_group(const std::string& line, const std::string& answer) {
+    if (answer.starts_with("334") || answer.starts_with("354") || answer.starts_with("220")) return true;
+    const std::string verb = to_upper(std::string_view(line).substr(0, line.find(' ')));
+    return verb == "EHLO" || verb == "HELO" || verb == "DATA" || verb == "VRFY" || verb == "NOOP" ||
+           verb == "STARTTLS" || verb == "HELP" || verb == "EXPN" || verb == "TURN";
+}
+
+smtpd::SessionSettings session_settings(const Config& config, const SmtpListener& l) {
+    smtpd::SessionSettings s;
+    s.hostname = config.smtpd.hostname;
+    s.submission = l.submission;
+    const auto& size = config.smtpd.max_message_size;
+    s.max_message_size = size.valid && size.value > 0 ? static_cast<std::uint64_t>(size.value) : 0;
+    s.max_rcpts = static_cast<std::size_t>(config.smtp.max_rcpts_per_transaction);
+    s.tls_offered = l.tls == SmtpListener::Tls::starttls;
+    s.tls_active = l.tls == SmtpListener::Tls::implicit;
+    s.auth_offered = !config.passwords.empty();
+    s.auth_requires_tls = config.smtp.auth_requires_tls;
+    return s;
+}
+
+// The same stage functions as HTTP decide (policy/stages): relayhosts at connect,
+// recipients at RCPT; the password file for AUTH.
+smtpd::SessionPolicy session_policy(std::shared_ptr<const Config> config, const std::string& client) {
+    smtpd::SessionPolicy p;
+    p.client_may_relay = !connect_refusal(*config, client, false);
+    p.rcpt_refusal = [config](const std::string& rcpt) -> std::optional<smtpd::Refusal> {
+        if (!rcpt_refusal(*config, rcpt)) return std::nullopt;
+        return smtpd::Refusal{553, "5.7.1", "Recipient address is not permitted"};
+    };
+    p.verify = [config](const std::string& user, const std::string& password) {
+        auto it = config->passwords.find(user);
+        return it != config->passwords.end() && verify_password(it->second, password);
+    };
+    return p;
+}
+
+struct Connection {
+    Wire* wire;
+    bool waiting = false;  // for the client's next command: may be closed at a stop
+};
+
+}  // namespace
+
+struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
+    Runtime& runtime;
+    queue::QueueService* queue = nullptr;
+    std::vector<std::unordered_set<Connection*>> connections;  // by loop index
+
+    explicit Impl(Runtime& rt) : runtime(rt), connections(rt.loops().size()) {
+        for (auto& loop : rt.loops()) {
+            loop->on_stop.push_back([this, l = loop.get()] {
+                for (Connection* c : connections[l->index])
+                    if (c->waiting) c->wire->cancel();
+            });
+        }
+    }
+
+    struct Client {
+        std::string address;
+        int port = 0;
+    };
+
+    asio::awaitable<void> serve(Loop& loop, tcp::socket socket, ConnectionSlot slot, SmtpListener listener,
+                                std::shared_ptr<asio::ssl::context> tls) {
+        boost::system::error_code ec;
+        auto remote = socket.remote_endpoint(ec);
+        if (ec) co_return;
+        const Client client{peer_address(remote), remote.port()};
+        socket.set_option(tcp::no_delay(true), ec);
+        Wire wire(std::move(socket));
+        Connection conn{&wire};
+        auto& live = connections[loop.index];
+        live.insert(&conn);
+        try {
+            co_await converse(loop, wire, conn, client, listener, tls);
+        } catch (const std::exception& e) {
+            spdlog::error("smtp connection from {}:{} failed: {}", client.address, client.port, e.what());
+        }
+        live.erase(&conn);
+        wire.close();
+        (void)slot;  // held until here: the connection counts against max_connections
+    }
+
+    asio::awaitable<void> converse(Loop& loop, Wire& wire, Connection& conn, const Client& client,
+                                   const SmtpListener& listener, std::shared_ptr<asio::ssl::context> tls) {
+        std::shared_ptr<const Config> config = runtime.config().get();
+        const SmtpSettings& smtp = config->smtp;
+        const std::chrono::seconds command_limit(smtp.command_timeout);
+        const std::chrono::seconds data_limit(smtp.data_timeout);
+        const std::string& host = config->smtpd.hostname;
+        if (listener.tls == SmtpListener::Tls::implicit && co_await wire.start_tls(*tls, kHandshakeLimit) != Wire::Result::ok)
+            co_return;
+        if (co_await wire.talks_within(std::chrono::milliseconds(smtp.greet_pause))) {
+            spdlog::info("smtp client={}:{} refused: talked before the greeting", client.address, client.port);
+            co_await wire.write("554 5.5.0 " + host + " Error: talking before the greeting\r\n", kWriteLimit);
+            co_return;
+        }
+        const smtpd::SessionSettings settings = session_settings(*config, listener);
+        Session session(settings, session_policy(config, client.address));
+        std::string out = session.greeting();
+        Wire::Line line;
+        for (;;) {
+            if (!wire.has_buffered_line()) {
+                if (co_await wire.write(out, kWriteLimit) != Wire::Result::ok) co_return;
+                out.clear();
+            }
+            if (loop.stopping) {
+                co_await wire.write("421 4.3.2 " + host + " Service shutting down\r\n", kWriteLimit);
+                co_return;
+            }
+            conn.waiting = true;
+            const Wire::Result read = co_await wire.read_line(line, kMaxLine, command_limit);
+            conn.waiting = false;
+            if (read == Wire::Result::timed_out) {
+                co_await wire.write(out + "421 4.4.2 " + host + " Error: timeout exceeded\r\n", kWriteLimit);
+                co_return;
+            }
+            if (read != Wire::Result::ok) {
+                if (loop.stopping) co_await wire.write(out + "421 4.3.2 " + host + " Service shutting down\r\n", kWriteLimit);
+                co_return;
+            }
+            const bool too_long = line.too_long || line.text.size() + 2 > smtpd::kMaxCommandLine;
+            Session::Step step = session.on_line(line.text, too_long && !line.text.starts_with("AUTH ") &&
+                                                                !line.text.starts_with("auth "));
+            if ((!session.extended() || ends_command_group(line.text, step.answer)) && step.next != Next::close &&
+                wire.has_pending_input()) {
+                spdlog::info("smtp client={}:{} refused: sent ahead without waiting (after '{}')", client.address,
+                             client.port, loggable(line.text.substr(0, 16)));
+                co_await wire.write(out + "554 5.5.0 " + host + " Error: SMTP protocol synchronization\r\n", kWriteLimit);
+                co_return;
+            }
+            // DATA, BDAT and a commit each take further steps before the next command.
+            for (bool more = true; more;) {
+                out += step.answer;
+                more = false;
+                switch (step.next) {
+                case Next::command:
+                    break;
+                case Next::close:
+                    co_await wire.write(out, kWriteLimit);
+                    co_return;
+                case Next::start_tls: {
+                    if (co_await wire.write(out, kWriteLimit) != Wire::Result::ok) co_return;
+                    out.clear();
+                    if (co_await wire.start_tls(*tls, kHandshakeLimit) != Wire::Result::ok) co_return;
+                    session.on_tls_started();
+                    break;
+                }
+                case Next::data: {
+                    if (co_await wire.write(out, kWriteLimit) != Wire::Result::ok) co_return;
+                    out.clear();
+                    smtpd::DataReader reader(settings.max_message_size);
+                    const Wire::Result r = co_await wire.read_data(reader, data_limit);
+                    if (r == Wire::Result::timed_out) {
+                        co_await wire.write("421 4.4.2 " + host + " Error: timeout exceeded\r\n", kWriteLimit);
+                        co_return;
+                    }
+                    if (r != Wire::Result::ok) co_return;
+                    step = session.on_data(reader);
+                    more = true;
+                    break;
+                }
+                case Next::chunk: {
+                    std::string bytes;
+                    const std::size_t keep =
+                        settings.max_message_size ? settings.max_message_size + 1 : std::string::npos;
+                    const Wire::Result r = co_await wire.read_chunk(session.chunk_size(), keep, bytes, data_limit);
+                    if (r == Wire::Result::timed_out) {
+                        co_await wire.write(out + "421 4.4.2 " + host + " Error: timeout exceeded\r\n", kWriteLimit);
+                        co_return;
+                    }
+                    if (r != Wire::Result::ok) co_return;
+                    step = session.on_chunk(bytes);
+                    more = true;
+                    break;
+                }
+                case Next::commit: {
+                    const std::optional<std::string> id = co_await commit(*config, session, wire, client);
+                    step = id ? session.on_committed(*id) : session.on_commit_failed();
+                    more = true;
+                    break;
+                }
+                }
+            }
+        }
+    }
+
+    // The message into the queue; its id once the commit is on disk, else nullopt.
+    asio::awaitable<std::optional<std::string>> commit(const Config& config, const Session& session, Wire& wire,
+                                                       const Client& client) {
+        SmtpArrival arrival;
+        arrival.id = make_queueid(std::chrono::system_clock::now());
+        arrival.client_address = client.address;
+        arrival.helo = session.helo_name();
+        arrival.esmtp = session.extended();
+        arrival.tls_version = wire.tls_version();
+        arrival.tls_cipher = wire.tls_cipher();
+        arrival.auth_user = session.auth_user();
+        arrival.at = queue::now_millis();
+        if (!queue) {
+            spdlog::error("queueid={} not accepted from {}: the queue is not open", arrival.id, client.address);
+            co_return std::nullopt;
+        }
+        const queue::NewMessage n = smtp_new_message(config, arrival, session.envelope(), session.message());
+        try {
+            co_await queue->store().enqueue(n, std::nullopt);
+        } catch (const queue::StoreUnavailable& e) {
+            spdlog::error("queueid={} not accepted from {}: {}", n.id, client.address, e.what());
+            co_return std::nullopt;
+        }
+        queue->wake();
+        std::string to;
+        for (const auto& r : n.rcpts) to += (to.empty() ? "" : ",") + r;
+        spdlog::info("queueid={} client={}:{}{} status=250 api=smtp from=<{}> to=<{}> size={}", n.id, client.address,
+                     client.port, n.user.empty() ? "" : " user=" + loggable(n.user), loggable(n.mail), loggable(to),
+                     n.body.size());
+        co_return n.id;
+    }
+};
+
+SmtpServer::SmtpServer(Runtime& runtime, queue::QueueService* queue) : impl_(std::make_shared<Impl>(runtime)) {
+    impl_->queue = queue;
+}
+SmtpServer::~SmtpServer() = default;
+
+unsigned short SmtpServer::listen(const SmtpListener& listener) {
+    std::shared_ptr<asio::ssl::context> tls;
+    const Config& config = *impl_->runtime.config().get();
+    if (listener.tls != SmtpListener::Tls::none) {
+        try {
+            tls = server_tls_context(config.smtp.tls_cert, config.smtp.tls_key);
+        } catch (const std::exception& e) {
+            throw ListenError("cannot listen on " + listener.address + " with TLS: " + e.what());
+        }
+    }
+    auto impl = impl_;
+    return impl_->runtime.listen(
+        listener.host, listener.port,
+        [impl, listener, tls](Loop& loop, tcp::socket socket, ConnectionSlot slot) {
+            asio::co_spawn(loop.ctx, impl->serve(loop, std::move(socket), std::move(slot), listener, tls), asio::detached);
+        },
+        [host = config.smtpd.hostname](const std::string&, int) {
+            return "421 4.7.0 " + host + " Error: too many connections\r\n";
+        });
+}
+
+}  // namespace haineko
