@@ -21,6 +21,7 @@
 #include "config/config.hpp"
 #include "config/yaml_file.hpp"
 #include "core/log.hpp"
+#include "core/tls.hpp"
 #include "http/server.hpp"
 #include "queue/service.hpp"
 #include "policy/password.hpp"
@@ -92,6 +93,10 @@ std::string self_path() {
     return ec ? std::string("hainekoctl") : p.string();
 }
 
+const char* tls_name(SmtpListener::Tls tls) {
+    return tls == SmtpListener::Tls::none ? "none" : tls == SmtpListener::Tls::starttls ? "starttls" : "implicit";
+}
+
 int serve(const ServerFlags& f, bool background) {
     Options options = server_options(f);
     std::shared_ptr<const Config> config;
@@ -136,7 +141,7 @@ int serve(const ServerFlags& f, bool background) {
             const unsigned short bound = smtp.listen(listener);
             spdlog::info("SMTP listening on {} ({}, tls {}){}", listener.address.ends_with(":0") ? listener.host + ":" + std::to_string(bound) : listener.address,
                          listener.submission ? "submission" : "relay",
-                         listener.tls == SmtpListener::Tls::none ? "none" : listener.tls == SmtpListener::Tls::starttls ? "starttls" : "implicit",
+                         tls_name(listener.tls),
                          listener.origin == "--smtp" ? " from --smtp" : "");
         }
         pid_t holder = 0;
@@ -176,6 +181,19 @@ int check(const ServerFlags& f) {
     }
     std::vector<std::string> errors = config->problems;
     for (auto& p : route_problems(*config)) errors.push_back(std::move(p));
+    bool tls_wanted = false;
+    for (const auto& l : config->smtp.listen) {
+        std::printf("smtp listener %s: %s, tls %s (%s)\n", l.address.c_str(), l.submission ? "submission" : "relay",
+                    tls_name(l.tls), l.origin.c_str());
+        tls_wanted = tls_wanted || l.tls != SmtpListener::Tls::none;
+    }
+    if (tls_wanted) {
+        try {
+            server_tls_context(config->smtp.tls_cert, config->smtp.tls_key);
+        } catch (const std::exception& e) {
+            errors.emplace_back(e.what());
+        }
+    }
     for (const auto& e : errors) std::printf("error: %s\n", e.c_str());
     for (const auto& w : config->warnings) std::printf("warning: %s\n", w.c_str());
     std::printf("%s: %zu error(s), %zu warning(s)\n", config_source_text(*config).c_str(), errors.size(),

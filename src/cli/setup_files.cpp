@@ -42,6 +42,28 @@ smtpd:
     syslog:
         disabled: 1
         facility: 'local2'
+
+# Haineko as an SMTP server: each listener takes mail into the queue, with the same
+# relayhosts and recipients as HTTP. A relay listener lets clients in relayhosts (or
+# authenticated ones) relay; a submission listener wants AUTH before MAIL. AUTH PLAIN and
+# LOGIN check etc/password (hainekoctl pw makes its lines). `hainekoctl run --smtp
+# 127.0.0.1:2525` adds a relay listener without TLS for a quick try.
+# smtp:
+#     listen:
+#         - address: '127.0.0.1:2525'   # host:port; [::1]:2525 for IPv6
+#           mode: 'relay'               # relay | submission
+#           tls: 'starttls'             # none | starttls | implicit
+#         - address: '0.0.0.0:587'
+#           mode: 'submission'
+#           tls: 'starttls'
+#     tls_cert: 'etc/tls/cert.pem'      # PEM chain; relative to ROOT unless absolute
+#     tls_key: 'etc/tls/key.pem'
+#     command_timeout: 300              # seconds to wait for a command (RFC 5321 4.5.3.2)
+#     data_timeout: 600                 # seconds for DATA or a BDAT chunk
+#     max_rcpts_per_transaction: 100
+#     auth_requires_tls: 1              # AUTH only over TLS (538 5.7.11 before it)
+#     received_auth_user: 0             # 1: name the authenticated user in Received
+#     greet_pause: 100                  # ms before the greeting; a client that talks first is refused
 )",
          false},
         {"etc/mailertable", R"(# mailertable: routes by the recipient's domain; "default" takes the rest.

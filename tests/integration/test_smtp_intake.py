@@ -478,6 +478,36 @@ class ListenerErrors(unittest.TestCase):
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn("tls_cert", proc.stderr)
 
+    def test_setup_writes_a_commented_example_that_loads(self):
+        srv = Haineko(use_defaults=False)
+        self.addCleanup(srv.cleanup)
+        self.assertEqual(run_ctl("setup", "--dest", srv.root, "--force").returncode, 0)
+        path = os.path.join(srv.root, "etc", "haineko.cf")
+        with open(path) as f:
+            text = f.read()
+        self.assertIn("# smtp:", text)
+        # Uncommented, with the TLS lines made to fit this tree, the example loads.
+        tls = TlsFiles()
+        self.addCleanup(tls.cleanup)
+        lines = []
+        in_example = False
+        for line in text.splitlines():
+            if line.startswith("# smtp:"):
+                in_example = True
+            if in_example and line.startswith("#"):
+                line = line[2:]
+                line = line.replace("'0.0.0.0:587'", "'127.0.0.1:%d'" % free_port())
+                line = line.replace("'127.0.0.1:2525'", "'127.0.0.1:%d'" % free_port())
+                line = line.replace("'etc/tls/cert.pem'", "'%s'" % tls.server_cert)
+                line = line.replace("'etc/tls/key.pem'", "'%s'" % tls.server_key)
+            lines.append(line)
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        proc = run_ctl("check", env={"HAINEKO_ROOT": srv.root}, timeout=20)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(proc.stdout.count("smtp listener 127.0.0.1:"), 2, proc.stdout)
+        self.assertIn(", tls starttls", proc.stdout)
+
     def test_bad_listen_address(self):
         srv = Haineko(etc={"haineko.cf": {"smtp": {"listen": [{"address": "localhost"}]}}})
         self.addCleanup(srv.cleanup)
