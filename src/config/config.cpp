@@ -313,6 +313,7 @@ boost::json::value effective_conf(const Config& c, const std::map<std::string, s
     boost::json::object out = queue_conf_json(c);
     out["smtpd"] = std::move(smtpd);
     out["smtp"] = smtp_conf_json(c);
+    out["milters"] = milters_conf_json(c);
     return out;
 }
 
@@ -437,6 +438,7 @@ std::shared_ptr<const Config> load_config(const Options& options) {
     config->node_id = node_id_for(*config, top, conf_path);
     load_queue_settings(*config, top, conf_path);
     load_smtp_settings(*config, top, conf_path);
+    load_milter_settings(*config, top, conf_path);
 
     std::map<std::string, std::string> paths{
         {"mailertable", resolve_table(options, table_name(smtpd, "mailer", "rcpt", "mailertable", conf_path))},

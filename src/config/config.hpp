@@ -141,6 +141,18 @@ struct SmtpSettings {
     int greet_pause = 100;
 };
 
+// A milter (milters:): a filter spoken to by the milter protocol on every intake.
+struct MilterSettings {
+    enum class OnError { tempfail, accept, reject };
+    std::string socket;  // as written: "inet:8891@127.0.0.1", "inet:127.0.0.1:8891", "unix:/path"
+    std::string host;    // inet: an address or a name
+    unsigned short port = 0;
+    std::string path;    // unix: the socket file
+    int timeout = 10;    // seconds for each step
+    OnError on_error = OnError::tempfail;  // when it cannot be reached, times out or breaks the protocol
+    std::string origin;  // FILE:LINE
+};
+
 struct V1Settings {
     int max_recipients = 100;
 };
@@ -163,6 +175,7 @@ struct Config {
     QueueSettings queue;
     V1Settings v1;
     SmtpSettings smtp;
+    std::vector<MilterSettings> milters;  // in the order they run
     std::vector<Webhook> webhooks;
     boost::json::value conf_data;  // haineko.cf as read (or the defaults), for /conf
     std::map<std::string, Route> mailertable;

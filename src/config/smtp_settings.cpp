@@ -8,6 +8,7 @@
 
 #include "config/reader.hpp"
 #include "core/cidr.hpp"
+#include "core/text.hpp"
 
 namespace haineko {
 
@@ -123,6 +124,73 @@ boost::json::object smtp_conf_json(const Config& config) {
             {"auth_requires_tls", s.auth_requires_tls ? 1 : 0},
             {"received_auth_user", s.received_auth_user ? 1 : 0},
             {"greet_pause", s.greet_pause}};
+}
+
+std::optional<MilterSettings> parse_milter_socket(const std::string& text) {
+    MilterSettings m;
+    m.socket = text;
+    const auto colon = text.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    const std::string scheme = to_lower(text.substr(0, colon));
+    const std::string rest = text.substr(colon + 1);
+    if (scheme == "unix" || scheme == "local") {
+        if (rest.empty() || rest[0] != '/' || rest.size() > 100) return std::nullopt;
+        m.path = rest;
+        return m;
+    }
+    if (scheme != "inet" && scheme != "inet6") return std::nullopt;
+    std::string host, port;
+    if (const auto at = rest.find('@'); at != std::string::npos) {  // Sendmail's PORT@HOST
+        port = rest.substr(0, at);
+        host = rest.substr(at + 1);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    } else {  // Postfix's HOST:PORT
+        auto split = split_listen_address(rest);
+        if (!split) return std::nullopt;
+        host = split->first;
+        port = std::to_string(split->second);
+    }
+    unsigned number = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (host.empty() || ec != std::errc{} || p != port.data() + port.size() || number == 0 || number > 65535)
+        return std::nullopt;
+    m.host = host;
+    m.port = static_cast<unsigned short>(number);
+    return m;
+}
+
+void load_milter_settings(Config& config, const YAML::Node& top, const std::string& file) {
+    if (!top.IsMap() || !top["milters"] || top["milters"].IsNull()) return;
+    const YAML::Node list = top["milters"];
+    if (!list.IsSequence()) throw ConfigError(file, line_of(list), "milters must be a list");
+    for (const auto& node : list) {
+        if (!node.IsMap()) throw ConfigError(file, line_of(node), "each milter must be a mapping with a socket");
+        Reader r(file, node);
+        const std::string socket = r.text("socket", "");
+        auto m = parse_milter_socket(socket);
+        if (!m)
+            r.fail(r.has("socket") ? r.node("socket") : YAML::Node(node),
+                   "a milter socket is inet:PORT@HOST, inet:HOST:PORT or unix:/path: '" + socket + "'");
+        m->timeout = static_cast<int>(r.integer("timeout", 10, 1, 3600));
+        const std::string on_error = r.text("on_error", "tempfail");
+        if (on_error == "tempfail") m->on_error = MilterSettings::OnError::tempfail;
+        else if (on_error == "accept") m->on_error = MilterSettings::OnError::accept;
+        else if (on_error == "reject") m->on_error = MilterSettings::OnError::reject;
+        else r.fail(r.node("on_error"), "on_error must be 'tempfail', 'accept' or 'reject'");
+        m->origin = where(file, node);
+        config.milters.push_back(std::move(*m));
+    }
+}
+
+boost::json::array milters_conf_json(const Config& config) {
+    boost::json::array out;
+    for (const auto& m : config.milters) {
+        const char* on_error = m.on_error == MilterSettings::OnError::tempfail ? "tempfail"
+                               : m.on_error == MilterSettings::OnError::accept ? "accept"
+                                                                               : "reject";
+        out.push_back(boost::json::object{{"socket", m.socket}, {"timeout", m.timeout}, {"on_error", on_error}});
+    }
+    return out;
 }
 
 }  // namespace haineko

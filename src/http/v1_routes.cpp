@@ -14,6 +14,8 @@
 #include "http/v1_request.hpp"
 #include "message/compose.hpp"
 #include "policy/access.hpp"
+#include "pipeline/filtering.hpp"
+#include "pipeline/smtp_message.hpp"
 #include "policy/stages.hpp"
 #include "queue/service.hpp"
 #include "relay/route_choice.hpp"
@@ -75,6 +77,36 @@ Response unavailable(const Request& r, const std::string& why) {
     return res;
 }
 
+milter::ClientFacts milter_client(const Caller& caller, const Config& config) {
+    milter::ClientFacts f;
+    f.address = caller.client.address;
+    f.port = static_cast<std::uint16_t>(caller.client.port);
+    f.our_hostname = config.smtpd.hostname;
+    f.auth_user = caller.user_name;
+    return f;
+}
+
+// A milter's refusal of the message or of a recipient: 422 rejected-by-filter with the
+// filter's reply; a temporary one 503 filter-tempfail with Retry-After. Nothing is queued.
+std::optional<Response> filter_refusal(const FilterResult& f, const Request& r, const std::string& id) {
+    const milter::Verdict* v = f.verdict.refused() ? &f.verdict : nullptr;
+    std::string field;
+    if (!v && !f.refused_rcpts.empty()) {
+        v = &f.refused_rcpts.front().second;
+        field = "rcpt";
+    }
+    if (!v) return std::nullopt;
+    const std::string what = (field.empty() ? "" : f.refused_rcpts.front().first + ": ") + std::to_string(v->code) +
+                             " " + v->dsn + " " + v->text;
+    spdlog::info("queueid={} refused by milter {} at {}: {}", id, v->filter, v->stage, what);
+    if (v->kind == milter::Verdict::Kind::tempfail) {
+        Response res = v1_error(503, "filter-tempfail", "a filter asks to try again later: " + what, r, field);
+        res.set(http::field::retry_after, kRetryAfter);
+        return res;
+    }
+    return v1_error(422, "rejected-by-filter", "a filter refused the message: " + what, r, field);
+}
+
 Response not_allowed(const Request& r, const char* allow) {
     Response res = v1_error(405, "method-not-allowed", std::string("allowed: ") + allow, r);
     res.set(http::field::allow, allow);
@@ -108,10 +140,7 @@ NewMessage new_message(const V1Message& m, const Composition& c, const Config& c
     n.mail = m.mail;
     n.subject = m.subject;
     n.rcpts = m.rcpts;
-    for (const auto& rcpt : m.rcpts) {
-        const Route& route = choose_route(config, m.mail, rcpt);
-        n.routes.push_back(RouteFacts{route.mailer, route.mailer == "MX" ? domain_of(rcpt) : route.host, route.port});
-    }
+    n.routes = routes_at_acceptance(config, m.mail, m.rcpts);
     n.body = compose_message(c);
     n.created_at = std::chrono::duration_cast<std::chrono::milliseconds>(c.origin.started.time_since_epoch()).count();
     n.send_at = m.send_at;
@@ -153,7 +182,16 @@ boost::asio::awaitable<Response> post_message(const Request& r, const Config& co
         if (auto refused = rcpt_refusal(config, m.rcpts[i]))
             co_return v1_error(422, "rcpt-rejected", m.rcpts[i] + " is not allowed by recipients", r, m.rcpt_fields[i]);
     const std::string id = make_queueid(std::chrono::system_clock::now());
-    const NewMessage n = new_message(m, composition_for(m, config, caller, id), config, caller.user_name);
+    NewMessage n = new_message(m, composition_for(m, config, caller, id), config, caller.user_name);
+    if (!config.milters.empty()) {
+        const FilterResult filtered = co_await filter_submission(config, milter_client(caller, config), "[" + caller.client.address + "]", n);
+        if (auto refusal = filter_refusal(filtered, r, n.id)) co_return std::move(*refusal);
+        if (filtered.verdict.kind == milter::Verdict::Kind::discard) {
+            spdlog::info("queueid={} client={}:{} discarded by milter {}", n.id, caller.client.address,
+                         caller.client.port, filtered.verdict.filter);
+            co_return accepted(r, http::status::accepted, accepted_json(n), n.id);
+        }
+    }
     const long long max_size = config.smtpd.max_message_size.valid ? config.smtpd.max_message_size.value : 4194304;
     if (max_size > 0 && static_cast<long long>(n.body.size()) > max_size)
         co_return v1_error(413, "too-large",

@@ -45,7 +45,7 @@ std::string option_negotiation(std::uint32_t actions, std::uint32_t protocol);  
 std::string macros(char for_command, const std::vector<std::pair<std::string, std::string>>& pairs);  // 'D'
 std::string connect(const std::string& hostname, const std::string& address, std::uint16_t port);  // 'C'
 std::string helo(const std::string& name);                                             // 'H'
-std::string mail(const std::string& sender, const std::vector<std::string>& args);     // 'M', sender with <>
+std::string mail(const std::string& sender, const std::vector<std::string>& args);     // 'M', the address without <> (they are added)
 std::string rcpt(const std::string& recipient, const std::vector<std::string>& args);  // 'R'
 std::string data();                                                                    // 'T'
 std::string header(const std::string& name, const std::string& value);                 // 'L'

@@ -52,6 +52,16 @@ std::string received_field(const Config& config, const SmtpArrival& a, const smt
     return f;
 }
 
+std::vector<queue::RouteFacts> routes_at_acceptance(const Config& config, const std::string& mail,
+                                                    const std::vector<std::string>& rcpts) {
+    std::vector<queue::RouteFacts> routes;
+    for (const auto& rcpt : rcpts) {
+        const Route& route = choose_route(config, mail, rcpt);
+        routes.push_back(queue::RouteFacts{route.mailer, route.mailer == "MX" ? domain_of(rcpt) : route.host, route.port});
+    }
+    return routes;
+}
+
 queue::NewMessage smtp_new_message(const Config& config, const SmtpArrival& a, const smtpd::Envelope& envelope,
                                    const std::string& message) {
     queue::NewMessage n;
@@ -77,13 +87,9 @@ queue::NewMessage smtp_new_message(const Config& config, const SmtpArrival& a, c
     n.body += added;
     n.body.append(message, head.header_end, std::string::npos);
     std::set<std::string> seen;
-    for (const auto& r : envelope.rcpts) {
-        if (!seen.insert(r.address).second) continue;
-        n.rcpts.push_back(r.address);
-        const Route& route = choose_route(config, n.mail, r.address);
-        n.routes.push_back(queue::RouteFacts{route.mailer, route.mailer == "MX" ? domain_of(r.address) : route.host,
-                                             route.port});
-    }
+    for (const auto& r : envelope.rcpts)
+        if (seen.insert(r.address).second) n.rcpts.push_back(r.address);
+    n.routes = routes_at_acceptance(config, n.mail, n.rcpts);
     return n;
 }
 

@@ -50,6 +50,7 @@ struct NewMessage {
     std::vector<std::string> tags;
     std::vector<std::pair<std::string, std::string>> metadata;
     bool is_bounce = false;  // a delivery status notification: never bounced itself
+    bool held = false;       // kept held (a milter quarantined it) until released
 };
 
 // An Idempotency-Key with what the first request got, kept for 24 hours per user.

@@ -8,6 +8,8 @@
 #include "core/queueid.hpp"
 #include "core/text.hpp"
 #include "core/tls.hpp"
+#include "milter/chain.hpp"
+#include "pipeline/filtering.hpp"
 #include "pipeline/smtp_message.hpp"
 #include "policy/password.hpp"
 #include "policy/stages.hpp"
@@ -126,8 +128,6 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                                    const SmtpListener& listener, std::shared_ptr<asio::ssl::context> tls) {
         std::shared_ptr<const Config> config = runtime.config().get();
         const SmtpSettings& smtp = config->smtp;
-        const std::chrono::seconds command_limit(smtp.command_timeout);
-        const std::chrono::seconds data_limit(smtp.data_timeout);
         const std::string& host = config->smtpd.hostname;
         if (listener.tls == SmtpListener::Tls::implicit && co_await wire.start_tls(*tls, kHandshakeLimit) != Wire::Result::ok)
             co_return;
@@ -138,6 +138,43 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         }
         const smtpd::SessionSettings settings = session_settings(*config, listener);
         Session session(settings, session_policy(config, client.address));
+        Filters filters;
+        if (!config->milters.empty()) {
+            filters.chain = std::make_unique<milter::Chain>(co_await asio::this_coro::executor, config->milters);
+            milter::ClientFacts facts;
+            facts.address = client.address;
+            facts.port = static_cast<std::uint16_t>(client.port);
+            facts.our_hostname = host;
+            facts.tls_version = wire.tls_version();
+            facts.tls_cipher = wire.tls_cipher();
+            const milter::Verdict v = co_await filters.chain->connect(facts);
+            if (v.refused()) filters.session_refusal = v;
+        }
+        std::exception_ptr failure;
+        try {
+            co_await talk(loop, wire, conn, client, config, session, filters, tls);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (filters.chain) co_await filters.chain->close();
+        if (failure) std::rethrow_exception(failure);
+    }
+
+    // What the milters said of this session so far.
+    struct Filters {
+        std::unique_ptr<milter::Chain> chain;
+        std::optional<milter::Verdict> session_refusal;  // at connect or EHLO: answers every MAIL
+        bool discard = false;                            // a filter discarded this transaction
+    };
+
+    asio::awaitable<void> talk(Loop& loop, Wire& wire, Connection& conn, const Client& client,
+                               std::shared_ptr<const Config> config, Session& session, Filters& filters,
+                               std::shared_ptr<asio::ssl::context> tls) {
+        const SmtpSettings& smtp = config->smtp;
+        const std::chrono::seconds command_limit(smtp.command_timeout);
+        const std::chrono::seconds data_limit(smtp.data_timeout);
+        const std::string& host = config->smtpd.hostname;
+        const std::uint64_t max_size = session_settings(*config, SmtpListener{}).max_message_size;
         std::string out = session.greeting();
         Wire::Line line;
         for (;;) {
@@ -170,6 +207,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                 co_await wire.write(out + "554 5.5.0 " + host + " Error: SMTP protocol synchronization\r\n", kWriteLimit);
                 co_return;
             }
+            if (filters.chain) co_await filter_command(filters, session, wire, line.text, step);
             // DATA, BDAT and a commit each take further steps before the next command.
             for (bool more = true; more;) {
                 out += step.answer;
@@ -185,12 +223,16 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                     out.clear();
                     if (co_await wire.start_tls(*tls, kHandshakeLimit) != Wire::Result::ok) co_return;
                     session.on_tls_started();
+                    if (filters.chain) {
+                        filters.chain->client().tls_version = wire.tls_version();
+                        filters.chain->client().tls_cipher = wire.tls_cipher();
+                    }
                     break;
                 }
                 case Next::data: {
                     if (co_await wire.write(out, kWriteLimit) != Wire::Result::ok) co_return;
                     out.clear();
-                    smtpd::DataReader reader(settings.max_message_size);
+                    smtpd::DataReader reader(max_size);
                     const Wire::Result r = co_await wire.read_data(reader, data_limit);
                     if (r == Wire::Result::timed_out) {
                         co_await wire.write("421 4.4.2 " + host + " Error: timeout exceeded\r\n", kWriteLimit);
@@ -203,8 +245,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                 }
                 case Next::chunk: {
                     std::string bytes;
-                    const std::size_t keep =
-                        settings.max_message_size ? settings.max_message_size + 1 : std::string::npos;
+                    const std::size_t keep = max_size ? max_size + 1 : std::string::npos;
                     const Wire::Result r = co_await wire.read_chunk(session.chunk_size(), keep, bytes, data_limit);
                     if (r == Wire::Result::timed_out) {
                         co_await wire.write(out + "421 4.4.2 " + host + " Error: timeout exceeded\r\n", kWriteLimit);
@@ -216,8 +257,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                     break;
                 }
                 case Next::commit: {
-                    const std::optional<std::string> id = co_await commit(*config, session, wire, client);
-                    step = id ? session.on_committed(*id) : session.on_commit_failed();
+                    step = co_await commit(*config, session, wire, client, filters);
                     more = true;
                     break;
                 }
@@ -226,9 +266,67 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         }
     }
 
-    // The message into the queue; its id once the commit is on disk, else nullopt.
-    asio::awaitable<std::optional<std::string>> commit(const Config& config, const Session& session, Wire& wire,
-                                                       const Client& client) {
+    // The milters on a command the session accepted: they may refuse it (the session takes
+    // it back), or discard the transaction. RSET tells them the transaction is over.
+    static asio::awaitable<void> filter_command(Filters& f, Session& session, Wire& wire, const std::string& line,
+                                                Session::Step& step) {
+        const smtpd::Command c = smtpd::parse_command(line);
+        if (c.verb == smtpd::Verb::rset || c.verb == smtpd::Verb::ehlo || c.verb == smtpd::Verb::helo) {
+            co_await f.chain->abort();
+            f.discard = false;
+        }
+        if (!step.answer.starts_with("2")) co_return;
+        milter::Verdict v;
+        switch (c.verb) {
+        case smtpd::Verb::ehlo:
+        case smtpd::Verb::helo:
+            v = co_await f.chain->helo(session.helo_name());
+            if (v.refused()) f.session_refusal = v;
+            co_return;
+        case smtpd::Verb::auth:
+            f.chain->client().auth_user = session.auth_user();
+            co_return;
+        case smtpd::Verb::mail: {
+            if (f.session_refusal) {
+                session.take_back_mail();
+                step.answer = f.session_refusal->smtp_reply();
+                co_return;
+            }
+            const smtpd::MailFrom& m = session.envelope().mail;
+            std::vector<std::string> args;
+            if (m.size) args.push_back("SIZE=" + std::to_string(*m.size));
+            if (m.eight_bit) args.emplace_back("BODY=8BITMIME");
+            if (m.smtputf8) args.emplace_back("SMTPUTF8");
+            v = co_await f.chain->mail(m.address, args);
+            if (v.refused()) {
+                session.take_back_mail();
+                step.answer = v.smtp_reply();
+                co_await f.chain->abort();
+            }
+            f.discard = v.kind == milter::Verdict::Kind::discard;
+            co_return;
+        }
+        case smtpd::Verb::rcpt: {
+            const smtpd::RcptTo& r = session.envelope().rcpts.back();
+            std::vector<std::string> args;
+            if (r.notify) args.push_back("NOTIFY=" + *r.notify);
+            v = co_await f.chain->rcpt(r.address, args);
+            if (v.refused()) {
+                session.take_back_rcpt();
+                step.answer = v.smtp_reply();
+            }
+            if (v.kind == milter::Verdict::Kind::discard) f.discard = true;
+            co_return;
+        }
+        default:
+            (void)wire;
+            co_return;
+        }
+    }
+
+    // The message into the queue, after the milters: 250 once the commit is on disk.
+    asio::awaitable<Session::Step> commit(const Config& config, Session& session, Wire& wire, const Client& client,
+                                          Filters& filters) {
         SmtpArrival arrival;
         arrival.id = make_queueid(std::chrono::system_clock::now());
         arrival.client_address = client.address;
@@ -238,24 +336,39 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         arrival.tls_cipher = wire.tls_cipher();
         arrival.auth_user = session.auth_user();
         arrival.at = queue::now_millis();
-        if (!queue) {
-            spdlog::error("queueid={} not accepted from {}: the queue is not open", arrival.id, client.address);
-            co_return std::nullopt;
+        queue::NewMessage n = smtp_new_message(config, arrival, session.envelope(), session.message());
+        if (filters.chain) {
+            const bool discarded_before = filters.discard;
+            filters.discard = false;
+            const milter::Verdict v = co_await filter_message(*filters.chain, config, n);
+            if (v.refused()) {
+                spdlog::info("queueid={} client={}:{} refused by milter {} at {}: {}", n.id, client.address, client.port,
+                             v.filter, v.stage, one_line(v.smtp_reply()));
+                co_return session.on_filtered(v.smtp_reply());
+            }
+            if (discarded_before || v.kind == milter::Verdict::Kind::discard || n.rcpts.empty()) {
+                spdlog::info("queueid={} client={}:{} discarded by milter{}", n.id, client.address, client.port,
+                             n.rcpts.empty() ? " (no recipient left)" : "");
+                co_return session.on_committed(n.id);
+            }
         }
-        const queue::NewMessage n = smtp_new_message(config, arrival, session.envelope(), session.message());
+        if (!queue) {
+            spdlog::error("queueid={} not accepted from {}: the queue is not open", n.id, client.address);
+            co_return session.on_commit_failed();
+        }
         try {
             co_await queue->store().enqueue(n, std::nullopt);
         } catch (const queue::StoreUnavailable& e) {
             spdlog::error("queueid={} not accepted from {}: {}", n.id, client.address, e.what());
-            co_return std::nullopt;
+            co_return session.on_commit_failed();
         }
         queue->wake();
         std::string to;
         for (const auto& r : n.rcpts) to += (to.empty() ? "" : ",") + r;
-        spdlog::info("queueid={} client={}:{}{} status=250 api=smtp from=<{}> to=<{}> size={}", n.id, client.address,
+        spdlog::info("queueid={} client={}:{}{} status=250 api=smtp from=<{}> to=<{}> size={}{}", n.id, client.address,
                      client.port, n.user.empty() ? "" : " user=" + loggable(n.user), loggable(n.mail), loggable(to),
-                     n.body.size());
-        co_return n.id;
+                     n.body.size(), n.held ? " held=quarantine" : "");
+        co_return session.on_committed(n.id);
     }
 };
 

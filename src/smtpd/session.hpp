@@ -75,6 +75,17 @@ public:
     Step on_committed(const std::string& id);
     Step on_commit_failed();
 
+    // A milter refused the MAIL or the RCPT just accepted: it is taken back.
+    void take_back_mail() { reset_transaction(); }
+    void take_back_rcpt() {
+        if (!envelope_.rcpts.empty()) envelope_.rcpts.pop_back();
+    }
+    // The message was refused after its data (by a milter): this reply, and a new transaction.
+    Step on_filtered(std::string reply) {
+        reset_transaction();
+        return Step{std::move(reply), Next::command};
+    }
+
     const Envelope& envelope() const { return envelope_; }
     const std::string& message() const { return message_; }
     const std::string& helo_name() const { return helo_; }

@@ -153,3 +153,41 @@ TEST(SmtpMessage, AddsMessageIdAndDateOnlyWhenMissing) {
     n = smtp_new_message(c, a, envelope({"a@example.jp"}), "Subject: only");
     EXPECT_NE(n.body.find("Subject: only\r\nMessage-Id: <QID."), std::string::npos) << n.body;
 }
+
+TEST(MilterSettings, Sockets) {
+    auto m = parse_milter_socket("inet:8891@127.0.0.1");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->host, "127.0.0.1");
+    EXPECT_EQ(m->port, 8891);
+    m = parse_milter_socket("inet:localhost:11332");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->host, "localhost");
+    EXPECT_EQ(m->port, 11332);
+    m = parse_milter_socket("inet6:8891@[::1]");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->host, "::1");
+    m = parse_milter_socket("unix:/run/opendkim/opendkim.sock");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->path, "/run/opendkim/opendkim.sock");
+    EXPECT_TRUE(parse_milter_socket("local:/tmp/x.sock"));
+    for (const char* bad : {"", "8891", "inet:", "inet:8891", "inet:0@127.0.0.1", "inet:99999@127.0.0.1",
+                            "inet:x@127.0.0.1", "inet:8891@", "unix:relative.sock", "tcp:8891@127.0.0.1"})
+        EXPECT_FALSE(parse_milter_socket(bad)) << bad;
+}
+
+TEST(MilterSettings, ReadsTheList) {
+    TempDir dir;
+    auto c = load_config(root_with(dir, "milters:\n  - socket: 'inet:8891@127.0.0.1'\n  - socket: 'unix:/tmp/m.sock'\n"
+                                        "    timeout: 3\n    on_error: accept\n"));
+    ASSERT_EQ(c->milters.size(), 2u);
+    EXPECT_EQ(c->milters[0].timeout, 10);
+    EXPECT_EQ(c->milters[0].on_error, MilterSettings::OnError::tempfail);
+    EXPECT_EQ(c->milters[1].timeout, 3);
+    EXPECT_EQ(c->milters[1].on_error, MilterSettings::OnError::accept);
+    EXPECT_NE(error_of(root_with(dir, "milters:\n  - socket: 'nonsense'\n")).find("milter socket"), std::string::npos);
+    EXPECT_NE(error_of(root_with(dir, "milters:\n  - socket: 'inet:1@h'\n    on_error: maybe\n")).find("on_error"),
+              std::string::npos);
+    EXPECT_NE(error_of(root_with(dir, "milters: {socket: 'inet:1@h'}\n")).find("must be a list"), std::string::npos);
+    EXPECT_NE(error_of(root_with(dir, "milters:\n  - socket: 'inet:1@h'\n    timeout: 0\n")).find("timeout"),
+              std::string::npos);
+}
