@@ -46,10 +46,13 @@ std::string human_part(const DsnReport& r) {
 
 std::string status_part(const DsnReport& r) {
     std::string text = "Reporting-MTA: dns; " + r.hostname + "\r\n";
+    if (!r.envid.empty()) text += "Original-Envelope-Id: " + field_text(r.envid, 100) + "\r\n";
     text += "X-Haineko-Queue-ID: " + field_text(r.queue_id, 64) + "\r\n";
     text += "Arrival-Date: " + rfc5322_date(r.arrival) + "\r\n";
     for (const auto& f : r.recipients) {
-        text += "\r\nFinal-Recipient: rfc822; " + field_text(f.rcpt, 300) + "\r\n";
+        text += "\r\n";
+        if (!f.orcpt.empty()) text += "Original-Recipient: " + field_text(f.orcpt, 500) + "\r\n";
+        text += "Final-Recipient: rfc822; " + field_text(f.rcpt, 300) + "\r\n";
         text += "Action: failed\r\n";
         text += "Status: " + field_text(f.status.empty() ? "5.0.0" : f.status, 16) + "\r\n";
         if (!f.remote_mta.empty()) text += "Remote-MTA: dns; " + field_text(f.remote_mta, 255) + "\r\n";
@@ -84,8 +87,14 @@ BuiltDsn build_dsn(const DsnReport& r) {
     m += "Content-Type: text/plain; charset=us-ascii\r\n\r\n" + human_part(r) + "\r\n";
     m += "--" + boundary + "\r\nContent-Description: Delivery report\r\n";
     m += "Content-Type: message/delivery-status\r\n\r\n" + status_part(r) + "\r\n";
-    m += "--" + boundary + "\r\nContent-Description: Undelivered Message Headers\r\n";
-    m += "Content-Type: text/rfc822-headers\r\n\r\n" + r.original_header + "\r\n";
+    if (!r.original_message.empty()) {
+        m += "--" + boundary + "\r\nContent-Description: Undelivered Message\r\n";
+        m += "Content-Type: message/rfc822\r\n\r\n" + r.original_message;
+        if (!r.original_message.ends_with("\r\n")) m += "\r\n";
+    } else {
+        m += "--" + boundary + "\r\nContent-Description: Undelivered Message Headers\r\n";
+        m += "Content-Type: text/rfc822-headers\r\n\r\n" + r.original_header + "\r\n";
+    }
     m += "--" + boundary + "--\r\n";
     return dsn;
 }

@@ -14,6 +14,7 @@ struct FailedRecipient {
     std::string status;      // an enhanced status code, "5.1.1"
     std::string diagnostic;  // the reply: "550 5.1.1 <neko@example.org>: no such user"
     std::string remote_mta;  // the host that answered, or ""
+    std::string orcpt;       // the client's ORCPT ("rfc822;addr"), or ""
 };
 
 struct DsnReport {
@@ -23,6 +24,8 @@ struct DsnReport {
     std::chrono::system_clock::time_point arrival;  // when the original was accepted
     std::chrono::system_clock::time_point now;
     std::string original_header;  // the original's header section, CRLF lines
+    std::string original_message; // the whole original, when the sender asked for it (RET=FULL)
+    std::string envid;            // the sender's ENVID, or ""
     std::vector<FailedRecipient> recipients;
 };
 

@@ -14,7 +14,16 @@ asio::awaitable<milter::Verdict> filter_message(milter::Chain& chain, const Conf
     n.body = milter::message_of(e);
     n.mail = e.sender;
     if (e.rcpts != n.rcpts) {
+        // A recipient a filter kept keeps its DSN parameters; one it added has none.
+        std::vector<queue::RcptDsn> dsn;
+        for (const auto& rcpt : e.rcpts) {
+            queue::RcptDsn d;
+            for (std::size_t i = 0; i < n.rcpts.size() && i < n.rcpt_dsn.size(); ++i)
+                if (n.rcpts[i] == rcpt) d = n.rcpt_dsn[i];
+            dsn.push_back(std::move(d));
+        }
         n.rcpts = e.rcpts;
+        n.rcpt_dsn = std::move(dsn);
         n.routes = routes_at_acceptance(config, n.mail, n.rcpts);
     }
     n.held = n.held || v.quarantined;
@@ -44,6 +53,7 @@ asio::awaitable<FilterResult> filter_submission(const Config& config, const milt
             kept.push_back(rcpt);
         }
         if (kept.size() != n.rcpts.size()) {
+            n.rcpt_dsn.clear();  // HTTP submissions carry no DSN parameters
             n.rcpts = kept;
             n.routes = routes_at_acceptance(config, n.mail, n.rcpts);
         }

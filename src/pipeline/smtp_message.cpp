@@ -86,9 +86,14 @@ queue::NewMessage smtp_new_message(const Config& config, const SmtpArrival& a, c
     if (!added.empty() && head.header_end > 0 && message[head.header_end - 1] != '\n') n.body += "\r\n";
     n.body += added;
     n.body.append(message, head.header_end, std::string::npos);
+    n.dsn_ret = envelope.mail.ret;
+    n.dsn_envid = envelope.mail.envid;
     std::set<std::string> seen;
-    for (const auto& r : envelope.rcpts)
-        if (seen.insert(r.address).second) n.rcpts.push_back(r.address);
+    for (const auto& r : envelope.rcpts) {
+        if (!seen.insert(r.address).second) continue;
+        n.rcpts.push_back(r.address);
+        n.rcpt_dsn.push_back(queue::RcptDsn{r.notify, r.orcpt});
+    }
     n.routes = routes_at_acceptance(config, n.mail, n.rcpts);
     return n;
 }

@@ -34,6 +34,13 @@ struct RouteFacts {
     int port = 0;
 };
 
+// A recipient's DSN parameters (RFC 3461), as the client gave them at RCPT.
+struct RcptDsn {
+    std::optional<std::string> notify;  // NEVER, or a list of SUCCESS, FAILURE, DELAY
+    std::optional<std::string> orcpt;   // "rfc822;addr" as given (xtext decoded)
+    bool wants_failure_report() const { return !notify || notify->find("FAILURE") != std::string::npos; }
+};
+
 // What an intake hands to the queue: the built message and its envelope.
 struct NewMessage {
     std::string id;    // [A-Za-z0-9_-]{1,64}, made by the caller
@@ -51,6 +58,10 @@ struct NewMessage {
     std::vector<std::pair<std::string, std::string>> metadata;
     bool is_bounce = false;  // a delivery status notification: never bounced itself
     bool held = false;       // kept held (a milter quarantined it) until released
+    // DSN parameters (RFC 3461) from MAIL and each RCPT; rcpt_dsn is empty, or one per rcpt.
+    std::optional<std::string> dsn_ret;    // FULL or HDRS
+    std::optional<std::string> dsn_envid;
+    std::vector<RcptDsn> rcpt_dsn;
 };
 
 // An Idempotency-Key with what the first request got, kept for 24 hours per user.

@@ -86,6 +86,12 @@ FailedRecipient failed_recipient(const Outcome& o) {
     return f;
 }
 
+RcptDsn dsn_of(const NewMessage& m, const std::string& rcpt) {
+    for (std::size_t i = 0; i < m.rcpts.size() && i < m.rcpt_dsn.size(); ++i)
+        if (m.rcpts[i] == rcpt) return m.rcpt_dsn[i];
+    return {};
+}
+
 }  // namespace
 
 Millis now_millis() {
@@ -228,9 +234,17 @@ std::vector<Bounce> Scheduler::bounces_for(const NewMessage& message, std::int64
     // A bounce is never bounced, and a null sender gets none.
     if (!config.queue.bounce || message.is_bounce || message.mail.empty()) return bounces;
     DsnReport report;
-    for (const auto& o : outcomes)
-        if (o.status == RcptStatus::bounced) report.recipients.push_back(failed_recipient(o));
+    for (const auto& o : outcomes) {
+        if (o.status != RcptStatus::bounced) continue;
+        const RcptDsn dsn = dsn_of(message, o.rcpt);
+        if (!dsn.wants_failure_report()) continue;  // NOTIFY=NEVER, or not FAILURE (RFC 3461 4.1)
+        FailedRecipient f = failed_recipient(o);
+        f.orcpt = dsn.orcpt.value_or("");
+        report.recipients.push_back(std::move(f));
+    }
     if (report.recipients.empty()) return bounces;
+    report.envid = message.dsn_envid.value_or("");
+    if (message.dsn_ret == "FULL") report.original_message = message.body;
     report.hostname = config.smtpd.hostname;
     report.to = message.mail;
     report.queue_id = message.id;

@@ -455,6 +455,53 @@ class DeliveredToPeer(HainekoTestCase):
         self.assertEqual(got[0].mail_from, "sender@example.org")
 
 
+class DsnParameters(HainekoTestCase):
+    """RET, ENVID, NOTIFY and ORCPT are kept with the message and shape its bounce."""
+    start_server = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        require_aiosmtpd()
+        refuse = lambda address, n: "550 5.1.1 No such user" if address.startswith("bounce-") else None
+        cls.peer = cls.class_peer(AioPeer(rcpt_hook=refuse))
+        etc = {"mailertable": {"default": {"mailer": "ESMTP", "host": "127.0.0.1", "port": cls.peer.port}}}
+        cls.server = cls.make_server(etc=etc, smtp_listen=[{"mode": "relay"}])
+
+    def send(self, mail_options, rcpt, rcpt_options, subject):
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port, timeout=10) as s:
+            s.ehlo("client.example.org")
+            s.mail("sender@example.org", mail_options)
+            s.rcpt(rcpt, rcpt_options)
+            code, reply = s.data(message_text(subject))
+        self.assertEqual(code, 250, reply)
+        return reply.decode().rsplit(" ", 1)[1]
+
+    def events(self, qid):
+        resp = self.server.request("GET", "/v1/messages/" + qid)
+        return [e["type"] for e in resp.json.get("events", [])]
+
+    def test_bounce_carries_envid_orcpt_and_the_whole_message(self):
+        qid = self.send(["RET=FULL", "ENVID=ENV+2B42"], "bounce-full@example.jp",
+                        ["NOTIFY=FAILURE", "ORCPT=rfc822;orig@example.jp"], "dsn full")
+        got = self.peer.wait_for_rcpt("sender@example.org")
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual(got[0].mail_from, "<>")
+        report = got[0].content
+        self.assertIn(b"Original-Envelope-Id: ENV+42", report)
+        self.assertIn(b"Original-Recipient: rfc822;orig@example.jp", report)
+        self.assertIn(b"Final-Recipient: rfc822; bounce-full@example.jp", report)
+        self.assertIn(b"Content-Type: message/rfc822", report)
+        self.assertIn(b"Hello from SMTP.", report)
+        self.assertIn("dsn-sent", self.events(qid))
+
+    def test_notify_never_sends_no_bounce(self):
+        qid = self.send([], "bounce-never@example.jp", ["NOTIFY=NEVER"], "dsn never")
+        self.assertTrue(wait_for(lambda: "bounced" in self.events(qid), timeout=10), self.events(qid))
+        time.sleep(0.5)
+        self.assertNotIn("dsn-sent", self.events(qid))
+
+
 class ListenerErrors(unittest.TestCase):
 
     def test_taken_port_exits_2_and_says_why(self):

@@ -16,8 +16,8 @@ DsnReport report() {
     r.arrival = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
     r.now = r.arrival + std::chrono::seconds(60);
     r.original_header = "From: kijitora@example.jp\r\nTo: neko@example.org\r\nSubject: Nyaa\r\n";
-    r.recipients = {{"neko@example.org", "5.1.1", "550 5.1.1 <neko@example.org>: no such user", "mx.example.org"},
-                    {"tama@example.org", "", "554 rejected\r\nInjected: header", ""}};
+    r.recipients = {{"neko@example.org", "5.1.1", "550 5.1.1 <neko@example.org>: no such user", "mx.example.org", ""},
+                    {"tama@example.org", "", "554 rejected\r\nInjected: header", "", ""}};
     return r;
 }
 
@@ -55,4 +55,18 @@ TEST(Dsn, AReplyCannotBreakOutOfItsLine) {
 TEST(Dsn, HeaderSectionEndsAtTheBlankLine) {
     EXPECT_EQ(header_section("A: 1\r\nB: 2\r\n\r\nbody\r\n"), "A: 1\r\nB: 2\r\n");
     EXPECT_EQ(header_section("A: 1\r\n"), "A: 1\r\n");
+}
+
+TEST(Dsn, EnvelopeIdOriginalRecipientAndTheWholeMessageWhenAskedFor) {
+    DsnReport r = report();
+    r.envid = "QQ314159";
+    r.recipients[0].orcpt = "rfc822;neko+orig@example.org";
+    r.original_message = r.original_header + "\r\nthe body\r\n";
+    const std::string m = build_dsn(r).message;
+    EXPECT_NE(m.find("Reporting-MTA: dns; mx.example.jp\r\nOriginal-Envelope-Id: QQ314159\r\n"), std::string::npos);
+    EXPECT_NE(m.find("Original-Recipient: rfc822;neko+orig@example.org\r\nFinal-Recipient: rfc822; neko@example.org\r\n"),
+              std::string::npos);
+    EXPECT_NE(m.find("Content-Type: message/rfc822\r\n\r\nFrom: kijitora@example.jp\r\n"), std::string::npos);
+    EXPECT_NE(m.find("\r\nthe body\r\n"), std::string::npos);
+    EXPECT_EQ(m.find("text/rfc822-headers"), std::string::npos);
 }

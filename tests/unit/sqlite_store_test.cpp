@@ -343,6 +343,57 @@ TEST_F(SqliteStoreTest, AnOlderQueueIsCountedWhenOpened) {
     EXPECT_EQ(c.pending, 1);
 }
 
+TEST_F(SqliteStoreTest, KeepsDsnParametersAndHeldMessages) {
+    auto m = message("d1", {"neko@example.org", "tama@example.org"});
+    m.dsn_ret = "FULL";
+    m.dsn_envid = "ENV-1";
+    m.rcpt_dsn = {RcptDsn{"NEVER", std::nullopt}, RcptDsn{"FAILURE,DELAY", "rfc822;tama@example.org"}};
+    m.held = true;
+    await(store->enqueue(m, std::nullopt));
+    auto found = await(store->find("d1", std::nullopt));
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->recipients[0].status, RcptStatus::held);
+    EXPECT_EQ(found->recipients[1].status, RcptStatus::held);
+    EXPECT_TRUE(await(store->claim_due(kT0 + 1000, 10)).empty());
+    reopen();
+    auto key = await(store->act("d1", std::nullopt, Action::release, kT0));
+    ASSERT_EQ(key.kind, ActResult::Kind::done);
+    auto due = await(store->claim_due(kT0 + 1000, 10));
+    ASSERT_EQ(due.size(), 2u);
+    auto loaded = await(store->load(due[0].message));
+    ASSERT_TRUE(loaded);
+    EXPECT_EQ(loaded->dsn_ret, "FULL");
+    EXPECT_EQ(loaded->dsn_envid, "ENV-1");
+    ASSERT_EQ(loaded->rcpt_dsn.size(), 2u);
+    EXPECT_EQ(loaded->rcpts[1], "tama@example.org");
+    EXPECT_FALSE(loaded->rcpt_dsn[0].wants_failure_report());
+    EXPECT_TRUE(loaded->rcpt_dsn[1].wants_failure_report());
+    EXPECT_EQ(loaded->rcpt_dsn[1].orcpt, "rfc822;tama@example.org");
+}
+
+// A queue of schema 2 (no DSN columns) gets them when opened, and keeps its messages.
+TEST_F(SqliteStoreTest, ASchemaTwoQueueGetsTheDsnColumns) {
+    await(store->enqueue(message("old", {"a@example.org"}), std::nullopt));
+    store.reset();
+    {
+        haineko::queue::sqlite::Db db(dir.file("queue.db"));
+        db.exec("ALTER TABLE messages DROP COLUMN dsn_ret; ALTER TABLE messages DROP COLUMN dsn_envid;"
+                "ALTER TABLE recipients DROP COLUMN notify; ALTER TABLE recipients DROP COLUMN orcpt;"
+                "PRAGMA user_version=2");
+    }
+    store = open_sqlite_store({dir.file("queue.db")});
+    auto m = message("new", {"b@example.org"});
+    m.dsn_envid = "E";
+    await(store->enqueue(m, std::nullopt));
+    auto due = await(store->claim_due(kT0 + 1000, 10));
+    ASSERT_EQ(due.size(), 2u);
+    for (const auto& d : due) {
+        auto loaded = await(store->load(d.message));
+        ASSERT_TRUE(loaded);
+        EXPECT_EQ(loaded->dsn_envid, d.id == "new" ? std::optional<std::string>("E") : std::nullopt);
+    }
+}
+
 TEST_F(SqliteStoreTest, InFlightIsDueAgainAfterACrash) {
     await(store->enqueue(message("m", {"a@example.org", "b@example.org"}), std::nullopt));
     ASSERT_EQ(await(store->claim_due(kT0, 10)).size(), 2u);

@@ -74,8 +74,8 @@ std::optional<Millis> next_due(Db& db) {
 
 std::optional<NewMessage> load_message(Db& db, std::int64_t message) {
     auto& st = db.prepare(
-        "SELECT id, user, message_id, from_addr, mail, subject, created_at, send_at, is_bounce, body "
-        "FROM messages WHERE n = ?");
+        "SELECT id, user, message_id, from_addr, mail, subject, created_at, send_at, is_bounce, body, dsn_ret, "
+        "dsn_envid FROM messages WHERE n = ?");
     st.bind(1, message);
     if (!st.step()) return std::nullopt;
     NewMessage m;
@@ -89,6 +89,16 @@ std::optional<NewMessage> load_message(Db& db, std::int64_t message) {
     m.send_at = st.optional_integer(7);
     m.is_bounce = st.integer(8) != 0;
     m.body = st.text(9);
+    m.dsn_ret = st.optional_text(10);
+    m.dsn_envid = st.optional_text(11);
+    st.reset();
+    auto& rcpts = db.prepare("SELECT rcpt, notify, orcpt FROM recipients WHERE message = ? ORDER BY position");
+    rcpts.bind(1, message);
+    while (rcpts.step()) {
+        m.rcpts.push_back(rcpts.text(0));
+        m.rcpt_dsn.push_back(RcptDsn{rcpts.optional_text(1), rcpts.optional_text(2)});
+    }
+    rcpts.reset();
     return m;
 }
 

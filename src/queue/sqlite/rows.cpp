@@ -45,21 +45,22 @@ RecipientState recipient_from(const Statement& st, bool with_reply) {
 std::int64_t insert_message(Db& db, const NewMessage& m) {
     auto& msg = db.prepare(
         "INSERT INTO messages(id, user, status, message_id, from_addr, mail, subject, size, created_at, send_at, "
-        "tags, metadata, is_bounce, body) VALUES(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "tags, metadata, is_bounce, body, dsn_ret, dsn_envid) VALUES(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     msg.bind(1, m.id).bind(2, m.user).bind(3, m.message_id).bind(4, m.from).bind(5, m.mail).bind(6, m.subject);
     msg.bind(7, static_cast<std::int64_t>(m.body.size())).bind(8, m.created_at).bind(9, m.send_at);
     msg.bind(10, tags_column(m.tags)).bind(11, metadata_column(m.metadata));
-    msg.bind(12, std::int64_t{m.is_bounce}).bind_blob(13, m.body).run();
+    msg.bind(12, std::int64_t{m.is_bounce}).bind_blob(13, m.body).bind(14, m.dsn_ret).bind(15, m.dsn_envid).run();
     const std::int64_t key = db.last_insert_rowid();
     const Millis due = m.send_at.value_or(m.created_at);
     auto& rcpt = db.prepare(
         "INSERT INTO recipients(message, position, rcpt, status, next_attempt_at, updated_at, route_mailer, "
-        "route_host, route_port) VALUES(?, ?, ?, 'queued', ?, ?, ?, ?, ?)");
+        "route_host, route_port, notify, orcpt) VALUES(?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)");
     for (size_t i = 0; i < m.rcpts.size(); ++i) {
         rcpt.reset();
         rcpt.bind(1, key).bind(2, static_cast<std::int64_t>(i)).bind(3, m.rcpts[i]).bind(4, due).bind(5, m.created_at);
         if (i < m.routes.size())
             rcpt.bind(6, m.routes[i].mailer).bind(7, m.routes[i].host).bind(8, std::int64_t{m.routes[i].port});
+        if (i < m.rcpt_dsn.size()) rcpt.bind(9, m.rcpt_dsn[i].notify).bind(10, m.rcpt_dsn[i].orcpt);
         rcpt.run();
     }
     add_event(db, m.created_at, "accepted", key, std::nullopt, std::nullopt);

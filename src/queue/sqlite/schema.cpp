@@ -8,8 +8,9 @@ namespace haineko::queue::sqlite {
 
 namespace {
 
-// 1: the first queue. 2: pending_counts and its triggers, and the route index.
-constexpr int kSchemaVersion = 2;
+// 1: the first queue. 2: pending_counts and its triggers, and the route index. 3: the
+// DSN parameters of a message (RET, ENVID) and of each recipient (NOTIFY, ORCPT).
+constexpr int kSchemaVersion = 3;
 
 // Recipients are ordered as given (position); the due index holds only what the
 // scheduler may claim, so a deep queue of held or finished mail costs it nothing.
@@ -36,7 +37,9 @@ CREATE TABLE IF NOT EXISTS messages(
   tags TEXT NOT NULL,
   metadata TEXT NOT NULL,
   is_bounce INTEGER NOT NULL,
-  body BLOB NOT NULL);
+  body BLOB NOT NULL,
+  dsn_ret TEXT,
+  dsn_envid TEXT);
 CREATE INDEX IF NOT EXISTS messages_by_status ON messages(status, n);
 CREATE INDEX IF NOT EXISTS messages_by_user ON messages(user, n);
 CREATE TABLE IF NOT EXISTS recipients(
@@ -53,6 +56,8 @@ CREATE TABLE IF NOT EXISTS recipients(
   route_host TEXT,
   route_port INTEGER,
   last_reply TEXT,
+  notify TEXT,
+  orcpt TEXT,
   PRIMARY KEY(message, position)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS recipients_due ON recipients(next_attempt_at)
   WHERE in_flight = 0 AND status IN ('queued', 'deferred');
@@ -129,6 +134,14 @@ void count_pending_once(Db& db) {
             "FROM recipients WHERE status IN ('queued', 'deferred', 'held') GROUP BY 1, 2, 3");
 }
 
+void add_column_if_missing(Db& db, const std::string& table, const std::string& column) {
+    auto& info = db.prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+    info.bind(1, table).bind(2, column);
+    const bool present = info.step();
+    info.reset();
+    if (!present) db.exec("ALTER TABLE " + table + " ADD COLUMN " + column + " TEXT");
+}
+
 }  // namespace
 
 void prepare_schema(Db& db) {
@@ -142,6 +155,13 @@ void prepare_schema(Db& db) {
         throw Error(SQLITE_NOTADB, "the queue was written by a newer Haineko (schema " + std::to_string(version) + ")");
     db.exec("BEGIN IMMEDIATE");
     try {
+        // A queue from before version 3 has its tables already; they get the new columns.
+        if (version > 0 && version < 3) {
+            add_column_if_missing(db, "messages", "dsn_ret");
+            add_column_if_missing(db, "messages", "dsn_envid");
+            add_column_if_missing(db, "recipients", "notify");
+            add_column_if_missing(db, "recipients", "orcpt");
+        }
         db.exec(kSchema);
         if (version < 2) count_pending_once(db);
         db.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
