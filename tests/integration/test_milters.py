@@ -43,7 +43,7 @@ class TestMilter:
             raise RuntimeError("test_milter not built at %s (libmilter-dev)" % TEST_MILTER)
         self.port = free_port()
         self.socket = "inet:%d@127.0.0.1" % self.port
-        self.proc = subprocess.Popen([TEST_MILTER, self.socket], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen([TEST_MILTER, self.socket], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_port(self.port):
             self.stop()
             raise RuntimeError("test_milter did not listen on %d" % self.port)
@@ -311,11 +311,13 @@ class OpenDkimSigns(HainekoTestCase):
                     "PidFile %s/opendkim.pid\nInternalHosts 127.0.0.1\nUserID %s\n"
                     % (cls.dir, port, cls.dir, pwd.getpwuid(os.getuid()).pw_name))
         os.chmod(os.path.join(cls.dir, "test.private"), 0o600)
-        cls.dkim = subprocess.Popen([OPENDKIM, "-f", "-x", conf], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE)
+        log = os.path.join(cls.dir, "opendkim.log")
+        with open(log, "wb") as out:
+            cls.dkim = subprocess.Popen([OPENDKIM, "-f", "-x", conf], stdout=out, stderr=out)
         cls.addClassCleanup(stop_process, cls.dkim)
         if not wait_port(port):
-            raise RuntimeError("opendkim did not listen: %s" % cls.dkim.stderr.read(2000) if cls.dkim.poll() else "")
+            with open(log, "rb") as f:
+                raise RuntimeError("opendkim did not listen on %d: %r" % (port, f.read(2000)))
         cls.peer = cls.class_peer(AioPeer())
         etc = {"haineko.cf": {"smtpd": {"hostname": HOSTNAME},
                               "milters": [{"socket": "inet:%d@127.0.0.1" % port, "timeout": 10}]},
