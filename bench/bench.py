@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Haineko benchmarks; see bench/README.md.
 
-Default: the /submit table (against smtp-source) and the queued table (/v1 against a
-Postfix instance), each scenario with a fresh sink and a fresh Haineko on free ports, every
-message counted at the sink. --deep N: the deep-queue run. --soak S: a steady /submit load.
+Default: the /submit table (against smtp-source), the queued table (/v1 against a Postfix
+instance) and the SMTP intake table (against Haraka and Postfix's smtpd), each scenario with
+a fresh sink and a fresh Haineko on free ports, every message counted. --deep N: the
+deep-queue run. --soak S: a steady /submit load.
 """
 import argparse
 import os
@@ -13,6 +14,7 @@ import tempfile
 
 import harness
 import queue_scenarios
+import smtp_scenarios
 import submit_scenarios
 
 
@@ -27,6 +29,9 @@ def main():
     p.add_argument("--only", help="run only scenarios whose name contains this")
     p.add_argument("--submit", action="store_true", help="only the /submit table")
     p.add_argument("--queue", action="store_true", help="only the queued table")
+    p.add_argument("--smtp", action="store_true", help="only the SMTP intake table")
+    p.add_argument("--smtp-messages", type=int, default=100000, help="smtp-source -m for Haineko and Haraka")
+    p.add_argument("--postfix-smtp-messages", type=int, default=20000, help="smtp-source -m for Postfix")
     p.add_argument("--deep", type=int, default=0, help="queue this many messages with the sink down, then drain")
     p.add_argument("--soak", type=int, default=0, help="seconds of steady /submit load instead of the tables")
     p.add_argument("--rate", type=int, default=500, help="soak: submissions per second")
@@ -41,17 +46,24 @@ def main():
             return submit_scenarios.soak(args, workdir)
         if args.deep:
             return queue_scenarios.deep_queue(args, workdir)
-        if not args.queue:
+        only_one = args.submit or args.queue or args.smtp
+        if args.submit or not only_one:
             rows = submit_scenarios.table(args, workdir)
             print(f"\n/submit: medians of {args.runs} run(s), {args.duration}s each, "
                   f"max_sessions_per_host={args.sessions}, {os.cpu_count()} cores")
             harness.print_table(rows, rows[0]["msgs_per_s"])
-        if not args.submit:
+        if args.queue or not only_one:
             rows = queue_scenarios.table(args, workdir)
             print(f"\nqueued (/v1 against Postfix, end to end at the sink): medians of {args.runs} run(s), "
                   f"Haineko {args.duration}s of load, Postfix {args.postfix_messages} messages")
             harness.print_table(rows, rows[0]["msgs_per_s"])
             queue_scenarios.print_accepted(rows)
+        if args.smtp or not only_one:
+            rows = smtp_scenarios.table(args, workdir)
+            print(f"\nSMTP intake (smtp-source -d -s 64 -l 1024, a connection per message), {os.cpu_count()} cores")
+            smtp_scenarios.print_table(rows)
+            opened, rss_kb = smtp_scenarios.thousand_sessions(args, workdir)
+            print(f"Haineko with {opened} SMTP sessions open: peak RSS {rss_kb / 1024:.1f} MB")
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -100,6 +100,8 @@ class Haineko:
         with open(os.path.join(etc, "mailertable"), "w") as f:
             if mailer == "File":
                 f.write("default:\n  mailer: File\n  path: outbox\n")
+            elif mailer == "Discard":
+                f.write("default:\n  mailer: Discard\n")
             else:
                 f.write(f"default:\n  mailer: ESMTP\n  host: 127.0.0.1\n  port: {sink_port}\n  timeout: 30\n")
         with open(os.path.join(etc, "recipients"), "w") as f:

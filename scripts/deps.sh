@@ -2,7 +2,7 @@
 # deps.sh [run|test|bench|fuzz]: installs what Haineko needs, from Debian 12 packages only.
 #   run    building and running the server (the quick start)
 #   test   run + the unit-test libraries, every test peer, and clang for the fuzz targets
-#   bench  run + Postfix's smtp-sink/smtp-source and wrk
+#   bench  run + Postfix's smtp-sink/smtp-source, wrk, and Node.js with npm (Haraka, an anchor)
 #   fuzz   run + clang 14 with its libFuzzer and sanitizer runtimes
 # Without an argument: test (everything).
 set -euo pipefail
@@ -19,7 +19,10 @@ fuzz=(clang-14 libclang-rt-14-dev)
 case "$profile" in
   run) packages=("${run[@]}") ;;
   test) packages=("${run[@]}" libgtest-dev libgmock-dev "${peers[@]}" "${fuzz[@]}") ;;
-  bench) packages=("${run[@]}" curl postfix wrk) ;;
+  bench)
+    packages=("${run[@]}" curl postfix wrk nodejs)
+    # Debian's npm, unless npm came with another nodejs build (NodeSource's has it inside).
+    command -v npm >/dev/null || packages+=(npm) ;;
   fuzz) packages=("${run[@]}" "${fuzz[@]}") ;;
   *) echo "deps.sh: unknown profile $profile (run, test, bench or fuzz)" >&2; exit 2 ;;
 esac

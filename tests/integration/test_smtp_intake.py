@@ -8,6 +8,7 @@ import email
 import email.policy
 import json
 import os
+import signal
 import socket
 import ssl
 import smtplib
@@ -503,6 +504,18 @@ class DsnParameters(HainekoTestCase):
 
 
 class ListenerErrors(unittest.TestCase):
+
+    def test_stop_says_421_to_an_idle_session_and_exits_0(self):
+        srv = Haineko(smtp_listen=[{"mode": "relay"}])
+        self.addCleanup(srv.cleanup)
+        srv.start()
+        t = Talk(srv.smtp_port)
+        self.addCleanup(t.close)
+        t.command("EHLO client.example.org")
+        srv.signal(signal.SIGTERM)
+        reply = t.reply()
+        self.assertTrue(reply.startswith("421 4.3.2"), reply)
+        self.assertEqual(srv.proc.wait(10), 0, srv.stderr_text()[-2000:])
 
     def test_taken_port_exits_2_and_says_why(self):
         holder = socket.socket()
