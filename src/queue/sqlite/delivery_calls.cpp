@@ -18,8 +18,10 @@ std::optional<InFlight> in_flight(Db& db, std::int64_t message, const std::strin
     auto& st = db.prepare(
         "SELECT position, asked FROM recipients WHERE message = ? AND rcpt = ? AND in_flight = 1");
     st.bind(1, message).bind(2, rcpt);
-    if (!st.step()) return std::nullopt;
-    return InFlight{st.integer(0), st.optional_text(1)};
+    std::optional<InFlight> found;
+    if (st.step()) found = InFlight{st.integer(0), st.optional_text(1)};
+    st.reset();  // not left open until the next settle
+    return found;
 }
 
 // What a cancel or hold asked for during the attempt makes of its outcome: a delivery
