@@ -515,7 +515,7 @@ class ListenerErrors(unittest.TestCase):
         srv.signal(signal.SIGTERM)
         reply = t.reply()
         self.assertTrue(reply.startswith("421 4.3.2"), reply)
-        self.assertEqual(srv.proc.wait(10), 0, srv.stderr_text()[-2000:])
+        self.assertEqual(srv.stop(), 0, srv.stderr_text()[-2000:])
 
     def test_taken_port_exits_2_and_says_why(self):
         holder = socket.socket()

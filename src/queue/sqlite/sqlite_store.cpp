@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "queue/sqlite/checkpointer.hpp"
 #include "queue/sqlite/committer.hpp"
 #include "queue/sqlite/delivery_calls.hpp"
 #include "queue/sqlite/message_calls.hpp"
@@ -27,8 +28,10 @@ Millis now_millis() {
 
 class SqliteStore final : public Store {
 public:
-    SqliteStore(std::unique_ptr<Db> writer, std::unique_ptr<Db> reader)
-        : committer_(std::move(writer)), reader_(std::move(reader), Committer::Mode::read) {}
+    SqliteStore(std::unique_ptr<Db> writer, std::unique_ptr<Db> reader, std::unique_ptr<Db> checkpoints)
+        : committer_(std::move(writer)),
+          reader_(std::move(reader), Committer::Mode::read),
+          checkpointer_(std::move(checkpoints)) {}
 
     StoreStats stats() const override { return StoreStats{committer_.jobs(), committer_.batches()}; }
 
@@ -116,6 +119,7 @@ public:
 private:
     Committer committer_;
     Committer reader_;
+    sqlite::Checkpointer checkpointer_;
 };
 
 }  // namespace
@@ -128,9 +132,12 @@ std::unique_ptr<Store> open_sqlite_store(const StoreOptions& options) {
         auto db = std::make_unique<Db>(options.path);
         sqlite::prepare_schema(*db);
         sqlite::recover_in_flight(*db, now_millis());
+        db->exec("PRAGMA wal_autocheckpoint=" + std::to_string(sqlite::kFallbackAutocheckpoint));
         auto reader = std::make_unique<Db>(options.path);
         reader->exec("PRAGMA query_only=1; PRAGMA busy_timeout=5000;");
-        return std::make_unique<SqliteStore>(std::move(db), std::move(reader));
+        auto checkpoints = std::make_unique<Db>(options.path);
+        checkpoints->exec("PRAGMA busy_timeout=0; SELECT count(*) FROM sqlite_master;");
+        return std::make_unique<SqliteStore>(std::move(db), std::move(reader), std::move(checkpoints));
     } catch (const sqlite::Error& e) {
         throw StoreUnavailable(options.path + ": " + e.what());
     }
