@@ -19,12 +19,6 @@ using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kAnswerWriteLimit = std::chrono::seconds(5);
 
-std::string peer_address(const tcp::endpoint& ep) {
-    auto a = ep.address();
-    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-    return a.to_string();
-}
-
 // One connection's read deadline. When it passes, the read in progress is cancelled (not
 // the socket closed, as Beast's own timeout does), so that a 408 can still be written.
 class ReadDeadline {
@@ -116,7 +110,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         boost::system::error_code ec;
         auto remote = socket.remote_endpoint(ec);
         if (ec) co_return;
-        peer.address = peer_address(remote);
+        peer.address = client_address_of(remote);
         peer.port = remote.port();
         beast::tcp_stream stream(std::move(socket));
         Connection conn{&stream};

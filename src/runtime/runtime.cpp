@@ -340,4 +340,11 @@ unsigned short Runtime::listen(const std::string& host, unsigned short port, Acc
 int Runtime::run(const std::function<void()>& on_ready) { return impl_->run(on_ready); }
 std::size_t Runtime::max_connections() const { return impl_->max_connections.load(); }
 
+std::string client_address_of(const boost::asio::ip::tcp::endpoint& endpoint) {
+    auto a = endpoint.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        a = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
+    return a.to_string();
+}
+
 }  // namespace haineko

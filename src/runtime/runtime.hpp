@@ -85,6 +85,10 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// An accepted client's address as text; an IPv4 client on a dual-stack socket
+// (::ffff:192.0.2.1) as plain IPv4, as relayhosts and the logs expect it.
+std::string client_address_of(const boost::asio::ip::tcp::endpoint& endpoint);
+
 // max_connections when haineko.cf does not say: most of the descriptors this process may
 // open, keeping room for relay sessions, files and DNS.
 std::size_t default_max_connections();

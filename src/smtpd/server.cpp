@@ -33,12 +33,6 @@ constexpr auto kHandshakeLimit = std::chrono::seconds(30);
 // RFC 4954 4: an AUTH line with its initial response may be longer than a command.
 constexpr std::size_t kMaxLine = 12288;
 
-std::string peer_address(const tcp::endpoint& ep) {
-    auto a = ep.address();
-    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-    return a.to_string();
-}
-
 // RFC 2920 3.1: after these the client must wait for our answer (and after a 334 or 354).
 bool ends_command_group(const std::string& line, const std::string& answer) {
     if (answer.starts_with("334") || answer.starts_with("354") || answer.starts_with("220")) return true;
@@ -108,7 +102,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         boost::system::error_code ec;
         auto remote = socket.remote_endpoint(ec);
         if (ec) co_return;
-        const Client client{peer_address(remote), remote.port()};
+        const Client client{client_address_of(remote), remote.port()};
         socket.set_option(tcp::no_delay(true), ec);
         Wire wire(std::move(socket));
         Connection conn{&wire};
