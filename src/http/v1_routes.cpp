@@ -186,7 +186,7 @@ boost::asio::awaitable<Response> post_message(const Request& r, const Config& co
     if (!config.milters.empty()) {
         const FilterResult filtered = co_await filter_submission(config, milter_client(caller, config), "[" + caller.client.address + "]", n);
         if (auto refusal = filter_refusal(filtered, r, n.id)) co_return std::move(*refusal);
-        if (filtered.verdict.kind == milter::Verdict::Kind::discard) {
+        if (filtered.verdict.kind == milter::Verdict::Kind::discard || n.rcpts.empty()) {
             spdlog::info("queueid={} client={}:{} discarded by milter {}", n.id, caller.client.address,
                          caller.client.port, filtered.verdict.filter);
             co_return accepted(r, http::status::accepted, accepted_json(n), n.id);

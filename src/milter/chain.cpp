@@ -134,7 +134,7 @@ asio::awaitable<Verdict> Chain::mail(const std::string& sender, const std::vecto
     Macros macros{{"{mail_addr}", sender}};
     if (!client_.auth_user.empty()) {
         macros.emplace_back("{auth_authen}", client_.auth_user);
-        macros.emplace_back("{auth_type}", "PLAIN");
+        macros.emplace_back("{auth_type}", client_.auth_type.empty() ? "PLAIN" : client_.auth_type);
     }
     auto ask = [&](Filter& f) -> asio::awaitable<Answer> { co_return co_await f.mail(sender, args, macros); };
     co_return co_await each("MAIL", false, ask);
@@ -159,6 +159,8 @@ asio::awaitable<Verdict> Chain::message(Editable& message, const std::string& qu
         co_return end.answer;
     };
     Verdict v = co_await each("DATA", false, ask);
+    // A refusal leaves the filters after it mid-message: they are told it is over.
+    if (v.kind != Verdict::Kind::go_on) co_await abort();
     in_transaction_ = false;
     for (auto& e : entries_)
         if (e->state == Entry::State::done_for_message) e->state = Entry::State::live;

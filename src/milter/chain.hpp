@@ -26,6 +26,7 @@ struct ClientFacts {
     std::string tls_version;  // "" without TLS
     std::string tls_cipher;
     std::string auth_user;  // "" when not authenticated
+    std::string auth_type;  // the SASL mechanism it used
 };
 
 // The chain's answer to a stage.

@@ -89,7 +89,21 @@ std::string message_of(const Editable& e) {
     return out;
 }
 
+void next_filter(Editable& e) {
+    if (!e.body_replaced) return;
+    e.body = normalize_crlf(e.body);
+    e.body_replaced = false;
+}
+
+static bool apply_one(const Reply& change, Editable& e);
+
 bool apply(const Reply& change, Editable& e) {
+    const bool done = apply_one(change, e);
+    e.changed = e.changed || done;
+    return done;
+}
+
+static bool apply_one(const Reply& change, Editable& e) {
     switch (change.kind) {
     case 'h':
         if (!is_field_name(change.name)) return false;

@@ -23,7 +23,12 @@ struct Editable {
     std::string sender;               // without <>
     std::vector<std::string> rcpts;   // without <>
     bool body_replaced = false;       // a first 'b' replaces, the next ones append
+    bool changed = false;             // some change applied: the message must be written anew
 };
+
+// A new filter's turn: a body the last one replaced gets its CRLF line ends now, and this
+// filter's first 'b' replaces it rather than appending to it.
+void next_filter(Editable& e);
 
 // The message split into its header fields and its body (at the first empty line).
 Editable editable(std::string_view message, std::string sender, std::vector<std::string> rcpts);

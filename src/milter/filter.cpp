@@ -23,6 +23,12 @@ constexpr std::uint32_t kProtocol = no_connect | no_helo | no_mail | no_rcpt | n
                                     no_reply_helo | no_reply_mail | no_reply_rcpt | no_reply_data | no_reply_unknown |
                                     no_reply_eoh | no_reply_body;
 
+Answer answer(Answer::Kind kind) {
+    Answer a;
+    a.kind = kind;
+    return a;
+}
+
 Answer rejected(int code, std::string dsn, std::string text) {
     return Answer{Answer::Kind::reject, code, std::move(dsn), std::move(text)};
 }
@@ -43,29 +49,35 @@ struct Filter::Impl {
     asio::steady_timer timer;
     PacketReader reader;
     std::uint32_t protocol = 0;  // what the filter declined (SMFIP_*)
-    unsigned generation = 0;
-    bool expired = false;
+    // Shared with the timer's handler, which may already be queued when this goes.
+    struct Deadline {
+        unsigned generation = 0;
+        bool expired = false;
+        bool gone = false;
+    };
+    std::shared_ptr<Deadline> deadline = std::make_shared<Deadline>();
     std::string name;  // the socket, for messages
     std::chrono::seconds limit;
 
     Impl(asio::any_io_executor ex, const MilterSettings& s)
         : socket(ex), timer(ex), name(s.socket), limit(s.timeout) {}
+    ~Impl() { deadline->gone = true; }
 
     void arm() {
-        expired = false;
+        deadline->expired = false;
         timer.expires_after(limit);
-        timer.async_wait([this, g = ++generation](boost::system::error_code ec) {
-            if (ec || g != generation) return;
-            expired = true;
+        timer.async_wait([this, d = deadline, g = ++deadline->generation](boost::system::error_code ec) {
+            if (ec || d->gone || g != d->generation) return;
+            d->expired = true;
             socket.cancel(ec);
         });
     }
     void disarm() {
-        ++generation;
+        ++deadline->generation;
         timer.cancel();
     }
     [[noreturn]] void fail(const std::string& what, const boost::system::error_code& ec) {
-        throw FilterError("milter " + name + ": " + what + ": " + (expired ? "timed out" : ec.message()));
+        throw FilterError("milter " + name + ": " + what + ": " + (deadline->expired ? "timed out" : ec.message()));
     }
 
     asio::awaitable<void> send(const std::string& bytes) {
@@ -112,9 +124,9 @@ struct Filter::Impl {
         case 's':
             return {};
         case 'a':
-            return Answer{Answer::Kind::accept};
+            return answer(Answer::Kind::accept);
         case 'd':
-            return Answer{Answer::Kind::discard};
+            return answer(Answer::Kind::discard);
         case 'r':
             return rejected(550, "5.7.1", "Command rejected");
         case 't':
@@ -209,6 +221,7 @@ asio::awaitable<Answer> Filter::rcpt(const std::string& rcpt, const std::vector<
 
 asio::awaitable<EndOfMessage> Filter::message(Editable& message, const Macros& m) {
     Impl& d = *impl_;
+    next_filter(message);  // the body as the filter before this one left it, CRLF
     EndOfMessage end;
     end.answer = co_await d.step('T', milter::data(), m, no_data, no_reply_data);
     if (end.answer.kind != Answer::Kind::go_on) co_return end;
@@ -232,17 +245,23 @@ asio::awaitable<EndOfMessage> Filter::message(Editable& message, const Macros& m
     std::string out = m.empty() ? std::string() : macros('E', m);
     out += milter::end_of_message();
     co_await d.send(out);
+    // Changes are kept until the final reply: a filter that fails half way changes nothing.
+    std::vector<Reply> changes;
     for (;;) {
-        const Reply r = co_await d.reply();
+        Reply r = co_await d.reply();
         if (r.kind == 'q') {
             end.quarantined = true;
             end.quarantine_reason = r.text;
             continue;
         }
-        if (apply(r, message)) continue;
-        if (r.kind == 'h' || r.kind == 'i' || r.kind == 'm')
-            throw FilterError("milter " + d.name + ": a header change with an invalid field name");
+        if (std::string_view("himb+2-e").find(r.kind) != std::string_view::npos) {
+            changes.push_back(std::move(r));
+            continue;
+        }
         end.answer = d.answer_of(r);
+        for (const auto& change : changes)
+            if (!apply(change, message) && (change.kind == 'h' || change.kind == 'i' || change.kind == 'm'))
+                throw FilterError("milter " + d.name + ": a header change with an invalid field name");
         co_return end;
     }
 }

@@ -11,8 +11,14 @@ asio::awaitable<milter::Verdict> filter_message(milter::Chain& chain, const Conf
     milter::Editable e = milter::editable(n.body, n.mail, n.rcpts);
     milter::Verdict v = co_await chain.message(e, n.id);
     if (v.refused()) co_return v;
+    if (!e.changed) {  // untouched: the bytes stay as they came (a signature over them holds)
+        n.held = n.held || v.quarantined;
+        co_return v;
+    }
     n.body = milter::message_of(e);
+    const bool sender_changed = e.sender != n.mail;
     n.mail = e.sender;
+    if (sender_changed && e.rcpts == n.rcpts) n.routes = routes_at_acceptance(config, n.mail, n.rcpts);
     if (e.rcpts != n.rcpts) {
         // A recipient a filter kept keeps its DSN parameters; one it added has none.
         std::vector<queue::RcptDsn> dsn;

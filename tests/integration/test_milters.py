@@ -17,12 +17,18 @@ import tempfile
 import time
 import unittest
 
-from harness import HAINEKOCTL, HOSTNAME, HainekoTestCase, free_port
+from harness import HAINEKOCTL, HOSTNAME, HainekoTestCase, free_port, run_ctl
 from peers import AioPeer, require_aiosmtpd, stop_process, wait_for
 
 TEST_MILTER = os.environ.get("TEST_MILTER") or os.path.join(os.path.dirname(HAINEKOCTL), "tests", "test_milter")
 OPENDKIM = shutil.which("opendkim") or "/usr/sbin/opendkim"
 OPENDKIM_GENKEY = shutil.which("opendkim-genkey") or "/usr/sbin/opendkim-genkey"
+
+
+def pw_line(user, password):
+    proc = run_ctl("pw", "-u", user, "-p", password)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def wait_port(port, timeout=10):
@@ -59,13 +65,16 @@ def message_text(subject, body="Hello through the filters.\r\n", to="rcpt@exampl
 class MilterBase(HainekoTestCase):
     start_server = False
     milter_options = {"timeout": 2, "on_error": "tempfail"}
+    filters = 1
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.milter = cls.class_peer(TestMilter())
-        milters = [dict(cls.milter_options, socket=cls.milter.socket)]
-        cls.server = cls.make_server(etc={"haineko.cf": {"smtpd": {"hostname": HOSTNAME}, "milters": milters}},
+        cls.milters = [cls.class_peer(TestMilter()) for _ in range(cls.filters)]
+        cls.milter = cls.milters[0]
+        milters = [dict(cls.milter_options, socket=m.socket) for m in cls.milters]
+        conf = {"smtpd": {"hostname": HOSTNAME}, "milters": milters, "smtp": {"auth_requires_tls": 0}}
+        cls.server = cls.make_server(etc={"haineko.cf": conf, "password": pw_line("tabby", "purr purr 9")},
                                      smtp_listen=[{"mode": "relay"}])
 
     def smtp_send(self, subject, rcpts=("rcpt@example.jp",), body="Hello through the filters.\r\n"):
@@ -114,6 +123,18 @@ class SmtpThroughMilter(MilterBase):
                          "mail_addr=sender@example.org"):
             self.assertIn(expected, macros)
 
+    def test_auth_login_user_reaches_the_filter(self):
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port, timeout=15) as s:
+            s.ehlo("client.example.org")
+            s.user, s.password = "tabby", "purr purr 9"
+            code, _ = s.auth("LOGIN", s.auth_login, initial_response_ok=False)
+            self.assertEqual(code, 235)
+            s.mail("sender@example.org")
+            s.rcpt("rcpt@example.jp")
+            code, reply = s.data(message_text("after auth login"))
+        raw, msg = self.delivered(self.queued(reply.decode()))
+        self.assertIn("auth_authen=tabby", msg["X-Test-Milter-Macros"])
+
     def test_rcpt_refused_by_the_filter(self):
         code, reply, rcpts = self.smtp_send("one refused", ("milter-refuses@example.jp", "rcpt@example.jp"))
         self.assertEqual(rcpts[0], (550, b"5.1.1 No such user here (test milter)"))
@@ -161,6 +182,18 @@ class SmtpThroughMilter(MilterBase):
         code, reply, _ = self.smtp_send("milter add rcpt")
         _, j = self.state(self.queued(reply))
         self.assertEqual([r["rcpt"] for r in j["recipients"]], ["added@example.jp"])
+
+
+class TwoMilters(MilterBase):
+    """Two filters in a row: each sees what the one before made."""
+    filters = 2
+
+    def test_each_replaces_the_body_and_adds_its_headers(self):
+        code, reply, _ = self.smtp_send("milter replace body", body="original\r\n")
+        raw, msg = self.delivered(self.queued(reply))
+        self.assertTrue(raw.endswith(b"\r\n\r\nBody replaced by the test milter.\r\n"), raw[-200:])
+        self.assertEqual(raw.count(b"Body replaced"), 1)
+        self.assertEqual(msg.get_all("X-Test-Milter"), ["seen", "seen"])
 
 
 class HttpThroughMilter(MilterBase):

@@ -145,3 +145,21 @@ TEST(MilterChanges, BodyAndEnvelope) {
     EXPECT_EQ(message_of(e), "Subject: a\r\n\r\nnew\r\nline\r\n");
     EXPECT_FALSE(apply(change('c', "", ""), e));
 }
+
+TEST(MilterChanges, TheNextFilterReplacesRatherThanAppends) {
+    Editable e = editable("Subject: a\r\n\r\nold\r\n", "s@example.jp", {"a@example.jp"});
+    EXPECT_FALSE(e.changed);
+    Reply b;
+    b.kind = 'b';
+    b.bytes = "first\n";
+    EXPECT_TRUE(apply(b, e));
+    EXPECT_TRUE(e.changed);
+    next_filter(e);
+    EXPECT_EQ(e.body, "first\r\n");  // the last filter's body, CRLF, as the next one sees it
+    b.bytes = "second\r\n";
+    EXPECT_TRUE(apply(b, e));
+    EXPECT_EQ(message_of(e), "Subject: a\r\n\r\nsecond\r\n");
+    Editable untouched = editable("Subject: b\r\n\r\nx\r\n", "", {});
+    EXPECT_FALSE(apply(change('q', "", "x"), untouched));
+    EXPECT_FALSE(untouched.changed);
+}
