@@ -24,26 +24,33 @@ constexpr auto kAnswerWriteLimit = std::chrono::seconds(5);
 class ReadDeadline {
 public:
     explicit ReadDeadline(beast::tcp_stream& stream) : stream_(stream), timer_(stream.get_executor()) {}
+    ~ReadDeadline() { state_->gone = true; }
     void arm(std::chrono::seconds after) {
-        expired_ = false;
+        state_->expired = false;
         timer_.expires_after(after);
-        timer_.async_wait([this, generation = ++generation_](boost::system::error_code ec) {
-            if (ec || generation != generation_) return;
-            expired_ = true;
+        timer_.async_wait([this, s = state_, generation = ++state_->generation](boost::system::error_code ec) {
+            if (ec || s->gone || generation != s->generation) return;
+            s->expired = true;
             stream_.socket().cancel(ec);
         });
     }
     void disarm() {
-        ++generation_;
+        ++state_->generation;
         timer_.cancel();
     }
-    bool expired() const { return expired_; }
+    bool expired() const { return state_->expired; }
 
 private:
+    // Shared with the timer's handler, which may already be queued when the deadline goes
+    // (the connection ended as the timer fired): it then finds gone set.
+    struct State {
+        unsigned generation = 0;
+        bool expired = false;
+        bool gone = false;
+    };
     beast::tcp_stream& stream_;
     asio::steady_timer timer_;
-    unsigned generation_ = 0;
-    bool expired_ = false;
+    std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 // The answer as it goes on the wire, in one piece: status line, fields, body. (Beast's

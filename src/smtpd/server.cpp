@@ -176,8 +176,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                 if (co_await wire.write(out, kWriteLimit) != Wire::Result::ok) co_return;
                 out.clear();
             }
-            if (loop.stopping) {
-                co_await wire.write("421 4.3.2 " + host + " Service shutting down\r\n", kWriteLimit);
+            if (loop.stopping) {  // answers already due go first (a 250 queued among them)
+                co_await wire.write(out + "421 4.3.2 " + host + " Service shutting down\r\n", kWriteLimit);
                 co_return;
             }
             conn.waiting = true;
@@ -192,8 +192,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                 co_return;
             }
             const bool too_long = line.too_long || line.text.size() + 2 > smtpd::kMaxCommandLine;
-            Session::Step step = session.on_line(line.text, too_long && !line.text.starts_with("AUTH ") &&
-                                                                !line.text.starts_with("auth "));
+            const bool auth_line = to_upper(std::string_view(line.text).substr(0, 5)) == "AUTH ";
+            Session::Step step = session.on_line(line.text, too_long && !auth_line);
             if ((!session.extended() || ends_command_group(line.text, step.answer)) && step.next != Next::close &&
                 wire.has_pending_input()) {
                 spdlog::info("smtp client={}:{} refused: sent ahead without waiting (after '{}')", client.address,
@@ -234,12 +234,15 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                     }
                     if (r != Wire::Result::ok) co_return;
                     step = session.on_data(reader);
+                    if (filters.chain && step.next != Next::commit) co_await filters.chain->abort();
                     more = true;
                     break;
                 }
                 case Next::chunk: {
                     std::string bytes;
-                    const std::size_t keep = max_size ? max_size + 1 : std::string::npos;
+                    // A refused chunk is read and dropped: nothing of it is kept.
+                    const std::size_t keep =
+                        session.chunk_refused() ? 0 : max_size ? max_size + 1 : std::string::npos;
                     const Wire::Result r = co_await wire.read_chunk(session.chunk_size(), keep, bytes, data_limit);
                     if (r == Wire::Result::timed_out) {
                         co_await wire.write(out + "421 4.4.2 " + host + " Error: timeout exceeded\r\n", kWriteLimit);
@@ -247,6 +250,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                     }
                     if (r != Wire::Result::ok) co_return;
                     step = session.on_chunk(bytes);
+                    if (filters.chain && step.next != Next::commit && step.answer.starts_with("5"))
+                        co_await filters.chain->abort();  // the session refused the message itself
                     more = true;
                     break;
                 }
@@ -264,21 +269,23 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     // it back), or discard the transaction. RSET tells them the transaction is over.
     static asio::awaitable<void> filter_command(Filters& f, Session& session, Wire& wire, const std::string& line,
                                                 Session::Step& step) {
+        // AUTH may end on a continuation line: the filters learn the user whenever it changes.
+        if (session.auth_user() != f.chain->client().auth_user) {
+            f.chain->client().auth_user = session.auth_user();
+            f.chain->client().auth_type = session.auth_mechanism();
+        }
         const smtpd::Command c = smtpd::parse_command(line);
+        if (!step.answer.starts_with("2")) co_return;
         if (c.verb == smtpd::Verb::rset || c.verb == smtpd::Verb::ehlo || c.verb == smtpd::Verb::helo) {
             co_await f.chain->abort();
             f.discard = false;
         }
-        if (!step.answer.starts_with("2")) co_return;
         milter::Verdict v;
         switch (c.verb) {
         case smtpd::Verb::ehlo:
         case smtpd::Verb::helo:
             v = co_await f.chain->helo(session.helo_name());
             if (v.refused()) f.session_refusal = v;
-            co_return;
-        case smtpd::Verb::auth:
-            f.chain->client().auth_user = session.auth_user();
             co_return;
         case smtpd::Verb::mail: {
             if (f.session_refusal) {

@@ -250,6 +250,7 @@ Session::Step Session::auth(const Command& c) {
     const auto space = c.arg.find(' ');
     const std::string mechanism = to_upper(std::string_view(c.arg).substr(0, space));
     const std::string initial = space == std::string::npos ? "" : c.arg.substr(space + 1);
+    if (mechanism == "PLAIN" || mechanism == "LOGIN") auth_mechanism_ = mechanism;
     if (mechanism == "PLAIN") {
         if (initial.empty()) {
             auth_step_ = AuthStep::plain;

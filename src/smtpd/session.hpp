@@ -69,6 +69,8 @@ public:
     // A BDAT chunk of chunk_size() octets (bytes as they came).
     Step on_chunk(std::string_view bytes);
     std::size_t chunk_size() const { return chunk_size_; }
+    // The chunk being read is refused already (out of sequence, or past the size limit).
+    bool chunk_refused() const { return chunk_failed_; }
     // After STARTTLS's handshake: everything known before it is forgotten (RFC 3207 4.2).
     void on_tls_started();
     // The queue kept the message under this id, or could not.
@@ -90,6 +92,7 @@ public:
     const std::string& message() const { return message_; }
     const std::string& helo_name() const { return helo_; }
     const std::string& auth_user() const { return auth_user_; }
+    const std::string& auth_mechanism() const { return auth_mechanism_; }  // PLAIN or LOGIN
     bool tls_active() const { return settings_.tls_active; }
     bool extended() const { return extended_; }  // EHLO, so PIPELINING was offered
 
@@ -112,6 +115,7 @@ private:
     std::string auth_user_;
     enum class AuthStep { none, plain, login_user, login_password } auth_step_ = AuthStep::none;
     std::string login_user_;
+    std::string auth_mechanism_;
     bool in_transaction_ = false;  // after a good MAIL
     Envelope envelope_;
     std::string message_;

@@ -14,14 +14,16 @@ constexpr std::size_t kReadPiece = 16 * 1024;
 
 Wire::Wire(tcp::socket socket) : plain_(std::move(socket)), timer_(plain_.get_executor()) {}
 
+Wire::~Wire() { deadline_->gone = true; }
+
 // A deadline cancels the read or write in progress rather than closing the socket, so
 // that the 421 can still be written.
 void Wire::arm(std::chrono::seconds limit) {
-    expired_ = false;
+    deadline_->expired = false;
     timer_.expires_after(limit);
-    timer_.async_wait([this, generation = ++generation_](boost::system::error_code ec) {
-        if (ec || generation != generation_) return;
-        expired_ = true;
+    timer_.async_wait([this, d = deadline_, generation = ++deadline_->generation](boost::system::error_code ec) {
+        if (ec || d->gone || generation != d->generation) return;
+        d->expired = true;
         socket().cancel(ec);
     });
 }
@@ -32,7 +34,7 @@ void Wire::cancel() {
 }
 
 void Wire::close() {
-    ++generation_;
+    ++deadline_->generation;
     timer_.cancel();
     boost::system::error_code ec;
     socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -61,11 +63,11 @@ asio::awaitable<Wire::Result> Wire::fill(std::chrono::seconds limit) {
         std::tie(ec, n) = co_await tls_->async_read_some(buffer, use_tuple);
     else
         std::tie(ec, n) = co_await plain_.async_read_some(buffer, use_tuple);
-    ++generation_;
+    ++deadline_->generation;
     timer_.cancel();
     in_.resize(had + n);
     if (n > 0) co_return Result::ok;
-    co_return expired_ ? Result::timed_out : Result::closed;
+    co_return deadline_->expired ? Result::timed_out : Result::closed;
 }
 
 asio::awaitable<Wire::Result> Wire::start_tls(asio::ssl::context& context, std::chrono::seconds limit) {
@@ -74,10 +76,10 @@ asio::awaitable<Wire::Result> Wire::start_tls(asio::ssl::context& context, std::
     tls_.emplace(std::move(plain_), context);
     arm(limit);
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_tuple);
-    ++generation_;
+    ++deadline_->generation;
     timer_.cancel();
     if (!ec) co_return Result::ok;
-    co_return expired_ ? Result::timed_out : Result::closed;
+    co_return deadline_->expired ? Result::timed_out : Result::closed;
 }
 
 std::string Wire::tls_version() const {
@@ -171,10 +173,10 @@ asio::awaitable<Wire::Result> Wire::write(std::string_view bytes, std::chrono::s
         std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(bytes), use_tuple);
     else
         std::tie(ec, std::ignore) = co_await asio::async_write(plain_, asio::buffer(bytes), use_tuple);
-    ++generation_;
+    ++deadline_->generation;
     timer_.cancel();
     if (!ec) co_return Result::ok;
-    co_return expired_ ? Result::timed_out : Result::closed;
+    co_return deadline_->expired ? Result::timed_out : Result::closed;
 }
 
 }  // namespace haineko::smtpd

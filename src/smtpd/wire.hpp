@@ -6,6 +6,7 @@
 #include <boost/asio/ssl.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@ public:
     };
 
     explicit Wire(boost::asio::ip::tcp::socket socket);
+    ~Wire();
 
     boost::asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
 
@@ -62,8 +64,14 @@ private:
     boost::asio::ip::tcp::socket plain_;
     std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;
     boost::asio::steady_timer timer_;
-    unsigned generation_ = 0;
-    bool expired_ = false;
+    // Shared with the timer's handler, which may already be queued when the wire goes:
+    // it then finds gone set and touches nothing.
+    struct Deadline {
+        unsigned generation = 0;
+        bool expired = false;
+        bool gone = false;
+    };
+    std::shared_ptr<Deadline> deadline_ = std::make_shared<Deadline>();
     std::string in_;
     std::size_t start_ = 0;
 };
