@@ -5,9 +5,8 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
-#include <unordered_set>
-
 #include "http/handlers.hpp"
+#include "runtime/live_connections.hpp"
 #include "relay/mailer.hpp"
 
 namespace haineko {
@@ -85,18 +84,14 @@ struct Connection {
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     Runtime& runtime;
     queue::QueueService* queue = nullptr;
-    std::vector<std::unordered_set<Connection*>> connections;  // by loop index
+    // At a stop, idle keep-alive connections close now; busy ones finish their request first.
+    LiveConnections<Connection> live;
 
-    explicit Impl(Runtime& rt) : runtime(rt), connections(rt.loops().size()) {
-        for (auto& loop : rt.loops()) {
-            loop->on_stop.push_back([this, l = loop.get()] {
-                // Idle keep-alive connections close now; busy ones finish their request first.
-                boost::system::error_code ec;
-                for (Connection* c : connections[l->index])
-                    if (!c->busy) c->stream->socket().cancel(ec);
-            });
-        }
-    }
+    explicit Impl(Runtime& rt)
+        : runtime(rt), live(rt, [](Connection& c) {
+              boost::system::error_code ec;
+              if (!c.busy) c.stream->socket().cancel(ec);
+          }) {}
 
     // Answers a request that could not be read whole, then the connection closes.
     static asio::awaitable<void> refuse(beast::tcp_stream& stream, http::status status, std::string_view name,
@@ -121,15 +116,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         peer.port = remote.port();
         beast::tcp_stream stream(std::move(socket));
         Connection conn{&stream};
-        auto& live = connections[loop.index];
-        live.insert(&conn);
+        const LiveConnections<Connection>::Entry listed(live, loop, conn);
         beast::flat_buffer buffer;
         try {
             co_await serve_requests(loop, stream, buffer, conn, peer);
         } catch (const std::exception& e) {
             spdlog::error("connection from {}:{} failed: {}", peer.address, peer.port, e.what());
         }
-        live.erase(&conn);
         stream.socket().shutdown(tcp::socket::shutdown_send, ec);
         stream.close();
         (void)slot;  // held until here: the connection counts against max_connections

@@ -3,14 +3,13 @@
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
-#include <unordered_set>
-
 #include "core/queueid.hpp"
 #include "core/text.hpp"
 #include "core/tls.hpp"
 #include "milter/chain.hpp"
 #include "pipeline/filtering.hpp"
 #include "pipeline/smtp_message.hpp"
+#include "runtime/live_connections.hpp"
 #include "policy/password.hpp"
 #include "policy/stages.hpp"
 #include "queue/scheduler.hpp"
@@ -81,16 +80,13 @@ struct Connection {
 struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     Runtime& runtime;
     queue::QueueService* queue = nullptr;
-    std::vector<std::unordered_set<Connection*>> connections;  // by loop index
+    // At a stop, sessions waiting for a command are answered 421; the others finish first.
+    LiveConnections<Connection> live;
 
-    explicit Impl(Runtime& rt) : runtime(rt), connections(rt.loops().size()) {
-        for (auto& loop : rt.loops()) {
-            loop->on_stop.push_back([this, l = loop.get()] {
-                for (Connection* c : connections[l->index])
-                    if (c->waiting) c->wire->cancel();
-            });
-        }
-    }
+    explicit Impl(Runtime& rt)
+        : runtime(rt), live(rt, [](Connection& c) {
+              if (c.waiting) c.wire->cancel();
+          }) {}
 
     struct Client {
         std::string address;
@@ -106,14 +102,12 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         socket.set_option(tcp::no_delay(true), ec);
         Wire wire(std::move(socket));
         Connection conn{&wire};
-        auto& live = connections[loop.index];
-        live.insert(&conn);
+        const LiveConnections<Connection>::Entry listed(live, loop, conn);
         try {
             co_await converse(loop, wire, conn, client, listener, tls);
         } catch (const std::exception& e) {
             spdlog::error("smtp connection from {}:{} failed: {}", client.address, client.port, e.what());
         }
-        live.erase(&conn);
         wire.close();
         (void)slot;  // held until here: the connection counts against max_connections
     }
