@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -43,6 +44,22 @@ inline bool has_non_finite(const boost::json::value& v) {
     if (v.is_object())
         for (const auto& kv : v.get_object())
             if (has_non_finite(kv.value())) return true;
+    return false;
+}
+
+// Whether text holds address as a whole, not as the tail or head of a longer one
+// ("audit@example.jp" is not in "boaudit@example.jp"): neither neighbour is a character an
+// address could go on with.
+inline bool holds_whole_address(std::string_view text, std::string_view address) {
+    const auto goes_on = [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) ||
+               std::string_view("!#$%&'*+/=?^_`{|}~.-").find(ch) != std::string_view::npos;
+    };
+    if (address.empty()) return false;
+    for (auto at = text.find(address); at != std::string_view::npos; at = text.find(address, at + 1)) {
+        const auto end = at + address.size();
+        if ((at == 0 || !goes_on(text[at - 1])) && (end == text.size() || !goes_on(text[end]))) return true;
+    }
     return false;
 }
 
