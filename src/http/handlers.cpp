@@ -5,6 +5,7 @@
 #include "core/queueid.hpp"
 #include "core/text.hpp"
 #include "http/answer.hpp"
+#include "http/metrics.hpp"
 #include "policy/access.hpp"
 #include "http/submission_json.hpp"
 #include "http/v1_routes.hpp"
@@ -225,7 +226,7 @@ std::string too_many_connections_answer(const std::string& client_address, int c
 }
 
 boost::asio::awaitable<Response> handle_request(const Request& r, const Peer& peer, std::shared_ptr<const Config> cfg,
-                                                MailerSet& mailers, queue::QueueService* queue) {
+                                                MailerSet& mailers, queue::QueueService* queue, MetricsScrape* metrics) {
     const Config& config = *cfg;
     const bool keep_alive = r.keep_alive();
     const std::string_view path = path_of(r.target());
@@ -239,6 +240,8 @@ boost::asio::awaitable<Response> handle_request(const Request& r, const Peer& pe
                                 r.version(), keep_alive);
     // /v1 answers in its own error shape, auth included.
     if (is_v1_path(path)) co_return co_await handle_v1(r, peer, config, queue);
+    // Loopback scrapers need no credentials, as with /conf; others do (metrics.cpp).
+    if (path == "/metrics") co_return co_await metrics_answer(r, peer, config, metrics);
     std::string user;
     // 1: Basic auth, when on, guards every other endpoint
     if (config.basic_auth) {

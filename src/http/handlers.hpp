@@ -1,5 +1,5 @@
-// The endpoints: /, /submit, /conf, /sample/mail, /neko, /v1 (http/v1_routes), and 404
-// for the rest.
+// The endpoints: /, /submit, /conf, /sample/mail, /neko, /v1 (http/v1_routes), /metrics
+// (http/metrics), and 404 for the rest.
 // Paths are matched exactly, as the original did ("/submit/" is not "/submit").
 #pragma once
 #include <boost/asio/awaitable.hpp>
@@ -26,11 +26,13 @@ struct Peer {
 namespace queue {
 class QueueService;
 }
+class MetricsScrape;
 
 // queue: the process's queue for /v1 (null: /v1 answers 503 queue-unavailable).
+// metrics: what /metrics answers with (null: /metrics is not found).
 boost::asio::awaitable<Response> handle_request(const Request& request, const Peer& peer,
                                                 std::shared_ptr<const Config> config, MailerSet& mailers,
-                                                queue::QueueService* queue = nullptr);
+                                                queue::QueueService* queue = nullptr, MetricsScrape* metrics = nullptr);
 
 // The session facts every answer carries: the client's address (through trusted
 // proxies), port, User-Agent and Referer (made valid UTF-8).

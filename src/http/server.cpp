@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/handlers.hpp"
+#include "http/metrics.hpp"
 #include "runtime/live_connections.hpp"
 #include "relay/mailer.hpp"
 
@@ -84,6 +85,7 @@ struct Connection {
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     Runtime& runtime;
     queue::QueueService* queue = nullptr;
+    std::unique_ptr<MetricsScrape> metrics;
     // At a stop, idle keep-alive connections close now; busy ones finish their request first.
     LiveConnections<Connection> live;
 
@@ -176,7 +178,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                 co_return;
             }
             Request request = parser.release();
-            Response response = co_await handle_request(request, peer, cfg, *loop.mailers, queue);
+            Response response = co_await handle_request(request, peer, cfg, *loop.mailers, queue, metrics.get());
+            loop.metrics.count_http(endpoint_label(request.target().substr(0, request.target().find('?'))), response.result_int());
             if (loop.stopping) response.keep_alive(false);
             const std::string wire = wire_text(response);
             stream.expires_after(std::chrono::seconds(limits.read_timeout));
@@ -202,6 +205,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
 HttpServer::HttpServer(Runtime& runtime, queue::QueueService* queue) : impl_(std::make_shared<Impl>(runtime)) {
     impl_->queue = queue;
+    impl_->metrics = std::make_unique<MetricsScrape>(runtime, queue);
 }
 HttpServer::~HttpServer() = default;
 

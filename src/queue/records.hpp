@@ -157,6 +157,7 @@ struct QueueCounts {
     std::int64_t queued = 0, deferred = 0, held = 0;  // recipients
     std::vector<RouteCount> by_route;
     std::optional<Millis> oldest_at;
+    std::int64_t webhook_backlog = 0;  // events not yet posted to a webhook (for /metrics)
 };
 
 // The retry, hold, release and cancel actions of the API.

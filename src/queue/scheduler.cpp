@@ -44,6 +44,13 @@ Submission submission_of(const NewMessage& m) {
     return s;
 }
 
+// What /metrics counts of an attempt: each recipient's mailer and status.
+std::vector<std::pair<std::string, RcptStatus>> tally_of(const std::vector<Outcome>& outcomes) {
+    std::vector<std::pair<std::string, RcptStatus>> tally;
+    for (const auto& o : outcomes) tally.emplace_back(o.route ? o.route->mailer : std::string("-"), o.status);
+    return tally;
+}
+
 std::string without_angles(const std::string& id) {
     if (id.size() >= 2 && id.front() == '<' && id.back() == '>') return id.substr(1, id.size() - 2);
     return id;
@@ -99,8 +106,9 @@ Millis now_millis() {
 }
 
 Scheduler::Scheduler(asio::any_io_executor executor, Store& store, ConfigHolder& config, MailerSet& mailers,
-                     std::size_t capacity)
-    : executor_(executor), store_(store), config_(config), mailers_(mailers), capacity_(std::max<std::size_t>(capacity, 1)),
+                     std::size_t capacity, LoopMetrics& metrics)
+    : executor_(executor), store_(store), config_(config), mailers_(mailers), metrics_(metrics),
+      capacity_(std::max<std::size_t>(capacity, 1)),
       timer_(executor), random_(std::random_device{}()) {}
 
 void Scheduler::start() { asio::co_spawn(executor_, run(), asio::detached); }
@@ -160,7 +168,14 @@ asio::awaitable<void> Scheduler::attempt(std::vector<DueRecipient> due) {
             const Millis now = now_millis();
             std::vector<Bounce> bounces = bounces_for(*message, due.front().message, outcomes, *config, now);
             const bool reports_queued = !bounces.empty();
+            auto tally = tally_of(outcomes);
             co_await settle_until_kept(std::move(outcomes), std::move(bounces), now, due.front().id);
+            // Counted once kept: a delivery the store never recorded is not reported.
+            for (const auto& [mailer, status] : tally) {
+                metrics_.count_delivery(mailer, std::string(name_of(status)));
+                if (status == RcptStatus::delivered)
+                    metrics_.delivery_latency.observe(static_cast<double>(now - due.front().created_at) / 1000.0);
+            }
             if (reports_queued) wake();
         }
     } catch (const std::exception& e) {

@@ -15,6 +15,7 @@
 #include "config/config.hpp"
 #include "queue/records.hpp"
 #include "queue/store.hpp"
+#include "runtime/loop_metrics.hpp"
 
 namespace haineko {
 class MailerSet;
@@ -25,8 +26,9 @@ namespace haineko::queue {
 class Scheduler {
 public:
     // capacity: attempts in flight at once on this loop.
+    // metrics: the loop's own counters, where settled attempts are counted.
     Scheduler(boost::asio::any_io_executor executor, Store& store, ConfigHolder& config, MailerSet& mailers,
-              std::size_t capacity);
+              std::size_t capacity, LoopMetrics& metrics);
 
     void start();  // on the loop
     void wake();   // from any thread: look for due work now
@@ -48,6 +50,7 @@ private:
     Store& store_;
     ConfigHolder& config_;
     MailerSet& mailers_;
+    LoopMetrics& metrics_;
     std::size_t capacity_;
     std::size_t in_flight_ = 0;
     bool stopping_ = false;

@@ -22,7 +22,7 @@ QueueService::QueueService(Runtime& runtime, const Config& config) : store_(open
     const std::size_t share = (static_cast<std::size_t>(config.queue.max_concurrency) + loops.size() - 1) / loops.size();
     for (auto& loop : loops) {
         auto scheduler = std::make_unique<Scheduler>(loop->ctx.get_executor(), *store_, runtime.config(), *loop->mailers,
-                                                     share);
+                                                     share, loop->metrics);
         Scheduler* s = scheduler.get();
         boost::asio::post(loop->ctx, [s] { s->start(); });
         loop->on_stop.push_back([s] { s->stop(); });

@@ -13,6 +13,7 @@
 #include "core/reply.hpp"
 #include "core/submission.hpp"
 #include "message/builder.hpp"
+#include "relay/smtp/host_sessions.hpp"
 
 namespace haineko {
 
@@ -80,6 +81,8 @@ public:
     // When the server stops: retry sleeps end now, idle relay connections close now,
     // busy ones when done.
     void drain();
+    // The SMTP relay sessions this loop holds, by "host:port".
+    std::map<std::string, smtp::HostSessions> smtp_sessions() const;
 
 private:
     boost::asio::any_io_executor executor_;

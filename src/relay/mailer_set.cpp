@@ -47,6 +47,8 @@ void MailerSet::drain() {
     web_->close_idle();
 }
 
+std::map<std::string, smtp::HostSessions> MailerSet::smtp_sessions() const { return smtp_->sessions_by_host(); }
+
 Mailer* MailerSet::find(const std::string& name) {
     auto it = mailers_.find(name);
     return it == mailers_.end() ? nullptr : it->second.get();

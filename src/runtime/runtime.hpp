@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "runtime/loop_metrics.hpp"
 
 namespace haineko {
 
@@ -25,6 +26,7 @@ struct Loop {
     bool stopping = false;
     std::vector<std::function<void()>> on_stop;  // each service's drain, run on this loop
     std::size_t index = 0;
+    LoopMetrics metrics;  // written by this loop only; /metrics copies it on this loop
 };
 
 // A listener could not be set up; the message names the address and port.

@@ -251,6 +251,9 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                 }
                 case Next::commit: {
                     step = co_await commit(*config, session, wire, client, filters);
+                    loop.metrics.count_smtp(step.answer.starts_with("2")   ? "accepted"
+                                            : step.answer.starts_with("4") ? "deferred"
+                                                                           : "refused");
                     more = true;
                     break;
                 }

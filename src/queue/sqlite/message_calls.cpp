@@ -171,6 +171,8 @@ QueueCounts count_queue(Db& db) {
     auto& oldest = db.prepare(
         "SELECT created_at FROM messages WHERE n = (SELECT min(n) FROM messages WHERE status = 'pending')");
     if (oldest.step()) c.oldest_at = oldest.integer(0);
+    auto& backlog = db.prepare("SELECT count(*) FROM webhook_deliveries");
+    if (backlog.step()) c.webhook_backlog = backlog.integer(0);
     return c;
 }
 

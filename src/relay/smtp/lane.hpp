@@ -69,6 +69,7 @@ public:
     void set_tls(std::shared_ptr<boost::asio::ssl::context> tls) { tls_ = std::move(tls); }
     std::size_t sessions_opened() const { return opened_; }
     std::size_t live_sessions() const { return live_; }
+    std::size_t idle_sessions() const { return idle_.size(); }
 
 private:
     struct IdleSession {

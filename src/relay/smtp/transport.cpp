@@ -66,6 +66,20 @@ void Transport::drain() {
     for (auto& [key, lane] : lanes_) lane->drain();
 }
 
+// Only host and port name a lane in /metrics: the rest of its key (TLS mode, user) would
+// split one host's sessions into labels an operator did not ask for.
+std::map<std::string, HostSessions> Transport::sessions_by_host() const {
+    std::map<std::string, HostSessions> out;
+    for (const auto& [key, lane] : lanes_) {
+        const auto host_end = key.find('|');
+        const auto port_end = key.find('|', host_end + 1);
+        auto& n = out[key.substr(0, host_end) + ":" + key.substr(host_end + 1, port_end - host_end - 1)];
+        n.open += lane->live_sessions();
+        n.idle += lane->idle_sessions();
+    }
+    return out;
+}
+
 std::size_t Transport::sessions_opened() const {
     std::size_t n = 0;
     for (const auto& [key, lane] : lanes_) n += lane->sessions_opened();

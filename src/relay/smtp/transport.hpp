@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "core/reply.hpp"
 #include "message/builder.hpp"
+#include "relay/smtp/host_sessions.hpp"
 #include "relay/smtp/session.hpp"
 
 namespace haineko {
@@ -40,6 +41,8 @@ public:
     // At shutdown: idle sessions close now, busy ones when their queue is empty.
     void drain();
     std::size_t sessions_opened() const;
+    // Sessions open now, and how many of them idle, by "host:port" (for /metrics).
+    std::map<std::string, HostSessions> sessions_by_host() const;
 
 private:
     boost::asio::any_io_executor executor_;
