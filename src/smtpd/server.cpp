@@ -185,9 +185,12 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                 if (loop.stopping) co_await wire.write(out + "421 4.3.2 " + host + " Service shutting down\r\n", kWriteLimit);
                 co_return;
             }
-            const bool too_long = line.too_long || line.text.size() + 2 > smtpd::kMaxCommandLine;
-            const bool auth_line = to_upper(std::string_view(line.text).substr(0, 5)) == "AUTH ";
-            Session::Step step = session.on_line(line.text, too_long && !auth_line);
+            // RFC 4954 4: the AUTH line and each SASL response may be 12,288 octets (the
+            // wire's own limit); other commands keep RFC 5321's 512.
+            const bool auth_line =
+                session.in_auth_exchange() || to_upper(std::string_view(line.text).substr(0, 5)) == "AUTH ";
+            const bool too_long = line.too_long || (!auth_line && line.text.size() + 2 > smtpd::kMaxCommandLine);
+            Session::Step step = session.on_line(line.text, too_long);
             if ((!session.extended() || ends_command_group(line.text, step.answer)) && step.next != Next::close &&
                 wire.has_pending_input()) {
                 spdlog::info("smtp client={}:{} refused: sent ahead without waiting (after '{}')", client.address,

@@ -95,6 +95,7 @@ public:
     const std::string& auth_mechanism() const { return auth_mechanism_; }  // PLAIN or LOGIN
     bool tls_active() const { return settings_.tls_active; }
     bool extended() const { return extended_; }  // EHLO, so PIPELINING was offered
+    bool in_auth_exchange() const { return auth_step_ != AuthStep::none; }  // a 334 awaits its answer
 
 private:
     Step ehlo(const Command& c, bool extended);

@@ -350,6 +350,30 @@ class Intake(SmtpIntakeBase):
             self.assertEqual(caught.exception.smtp_code, 535)
             self.assertTrue(caught.exception.smtp_error.startswith(b"5.7.8"))
 
+    def test_long_sasl_responses_are_read(self):
+        # RFC 4954 4: a SASL response may be up to 12,288 octets, not 512 like a command.
+        import base64
+        with smtplib.SMTP("127.0.0.1", self.starttls, timeout=10) as s:
+            s.starttls(context=self.client_context())
+            s.ehlo("client.example.org")
+            code, _ = s.docmd("AUTH", "PLAIN")
+            self.assertEqual(code, 334)
+            long_response = base64.b64encode(b"\0" + USER.encode() + b"\0" + b"x" * 3000).decode()
+            self.assertGreater(len(long_response), 4000)
+            code, reply = s.docmd(long_response)
+            self.assertEqual(code, 535, reply)  # read and checked: a wrong password, not "line too long"
+            code, _ = s.docmd("AUTH", "LOGIN")
+            self.assertEqual(code, 334)
+            code, reply = s.docmd(base64.b64encode(USER.encode() * 300).decode())
+            self.assertEqual(code, 334, reply)  # the (long) user name taken; the password asked
+            code, reply = s.docmd(base64.b64encode(b"y" * 9000).decode())
+            self.assertEqual(code, 535, reply)
+            code, _ = s.docmd("AUTH", "LOGIN")
+            self.assertEqual(code, 334)
+            code, reply = s.docmd(base64.b64encode(b"z" * 9300).decode())  # past 12,288 octets as base64
+            self.assertEqual(code, 500, reply)
+            self.assertEqual(s.docmd("NOOP")[0], 250)  # the exchange ended; the session goes on
+
     def test_state_is_forgotten_after_starttls(self):
         t = Talk(self.starttls)
         self.addCleanup(t.close)
