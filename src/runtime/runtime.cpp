@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <csignal>
 #include <thread>
 
 #include "core/blocking.hpp"
@@ -337,7 +338,16 @@ std::vector<std::unique_ptr<Loop>>& Runtime::loops() { return impl_->loops; }
 unsigned short Runtime::listen(const std::string& host, unsigned short port, AcceptHandler on_accept, ShedHandler shed) {
     return impl_->listen(host, port, std::move(on_accept), std::move(shed));
 }
-int Runtime::run(const std::function<void()>& on_ready) { return impl_->run(on_ready); }
+int Runtime::run(const std::function<void()>& on_ready) {
+    const int status = impl_->run(on_ready);
+    // The process is stopping already: a second SIGTERM or SIGINT (systemd, an impatient
+    // operator) during the teardown that follows (the queue closing) must not kill it. The
+    // signal set, gone now, put back the default action, which would make a clean stop
+    // look like a crash.
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
+    return status;
+}
 std::size_t Runtime::max_connections() const { return impl_->max_connections.load(); }
 
 std::string client_address_of(const boost::asio::ip::tcp::endpoint& endpoint) {

@@ -1,7 +1,7 @@
 """SIGHUP applies new dns_servers and a new tls_ca_file (SMTP and HTTPS clients alike); a
 broken file keeps the running configuration. SIGTERM during a retry's sleep ends the
 sleep: each request in flight is answered at once with its last reply, gets its log
-line, and the server exits 0."""
+line, and the server exits 0, however many SIGTERMs it gets."""
 
 import signal
 import threading
@@ -206,6 +206,27 @@ class StopDuringRetry(HainekoTestCase):
                 self.assertEqual(len(lines), 1, "the submission's log line is missing:\n" + srv.stderr_text()[-3000:])
                 self.assertIn(rcpt, lines[0])
         self.assertEqual(self.peer.rcpt_counts["sleeping@smtp.example.jp"], 1, "tried again after SIGTERM")
+
+
+class RepeatedSigterm(unittest.TestCase):
+    """systemd or an operator may send SIGTERM more than once: the stop stays clean."""
+
+    def test_a_burst_of_sigterm_still_exits_0(self):
+        from harness import Haineko
+        for attempt in range(5):
+            srv = Haineko(smtp_listen=[{"mode": "relay"}])
+            self.addCleanup(srv.cleanup)
+            srv.start()
+            deadline = time.monotonic() + 5
+            while srv.proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    srv.proc.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.0002)
+            rc = srv.stop()
+            self.assertEqual(rc, 0, "attempt %d: %s" % (attempt, srv.stderr_text()[-2000:]))
+            self.assertIn("queue store:", srv.stderr_text(), "the queue closed before the exit")
 
 
 if __name__ == "__main__":
