@@ -178,8 +178,19 @@ asio::awaitable<void> Filter::open() {
         if (auto ip = parse_ip(settings_.host)) {
             candidates.emplace_back(*ip, settings_.port);
         } else {
-            asio::ip::tcp::resolver resolver(d.socket.get_executor());
-            auto [rec, results] = co_await resolver.async_resolve(settings_.host, std::to_string(settings_.port), use_tuple);
+            // The system resolver has no deadline of its own: the filter's timeout cancels
+            // it (the handler only sees a weak pointer, so it is harmless once we are gone).
+            auto resolver = std::make_shared<asio::ip::tcp::resolver>(d.socket.get_executor());
+            auto timed_out = std::make_shared<bool>(false);
+            asio::steady_timer resolve_deadline(d.socket.get_executor(), d.limit);
+            resolve_deadline.async_wait([weak = std::weak_ptr(resolver), timed_out](boost::system::error_code tec) {
+                if (tec) return;
+                *timed_out = true;
+                if (auto r = weak.lock()) r->cancel();
+            });
+            auto [rec, results] = co_await resolver->async_resolve(settings_.host, std::to_string(settings_.port), use_tuple);
+            resolve_deadline.cancel();
+            if (*timed_out) throw FilterError("milter " + d.name + ": resolve " + settings_.host + ": timed out");
             if (rec) d.fail("resolve " + settings_.host, rec);
             for (const auto& r : results) candidates.push_back(r.endpoint());
         }

@@ -66,13 +66,15 @@ class MilterBase(HainekoTestCase):
     start_server = False
     milter_options = {"timeout": 2, "on_error": "tempfail"}
     filters = 1
+    by_name = False  # name the filters' host "localhost" (resolved) instead of 127.0.0.1
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.milters = [cls.class_peer(TestMilter()) for _ in range(cls.filters)]
         cls.milter = cls.milters[0]
-        milters = [dict(cls.milter_options, socket=m.socket) for m in cls.milters]
+        milters = [dict(cls.milter_options, socket=m.socket.replace("@127.0.0.1", "@localhost") if cls.by_name
+                        else m.socket) for m in cls.milters]
         conf = {"smtpd": {"hostname": HOSTNAME}, "milters": milters, "smtp": {"auth_requires_tls": 0}}
         cls.server = cls.make_server(etc={"haineko.cf": conf, "password": pw_line("tabby", "purr purr 9")},
                                      smtp_listen=[{"mode": "relay"}])
@@ -182,6 +184,17 @@ class SmtpThroughMilter(MilterBase):
         code, reply, _ = self.smtp_send("milter add rcpt")
         _, j = self.state(self.queued(reply))
         self.assertEqual([r["rcpt"] for r in j["recipients"]], ["added@example.jp"])
+
+
+class MilterByHostName(MilterBase):
+    """inet:PORT@localhost: the host name is resolved (within the filter's timeout)."""
+    by_name = True
+
+    def test_filter_reached_through_a_resolved_name(self):
+        code, reply, _ = self.smtp_send("plain")
+        self.assertEqual(code, 250, reply)
+        raw, msg = self.delivered(self.queued(reply))
+        self.assertEqual(msg["X-Test-Milter"], "seen")
 
 
 class TwoMilters(MilterBase):
