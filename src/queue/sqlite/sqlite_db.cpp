@@ -39,14 +39,6 @@ Statement& Statement::bind(int index, std::string_view text) {
     return *this;
 }
 
-Statement& Statement::bind(int index, const std::optional<std::int64_t>& value) {
-    return value ? bind(index, *value) : bind_null(index);
-}
-
-Statement& Statement::bind(int index, const std::optional<std::string>& text) {
-    return text ? bind(index, std::string_view(*text)) : bind_null(index);
-}
-
 Statement& Statement::bind_blob(int index, std::string_view bytes) {
     // A zero-length blob, not NULL, for an empty value.
     static const char empty = 0;
@@ -68,11 +60,6 @@ bool Statement::step() {
     return false;
 }
 
-void Statement::run() {
-    while (step()) {
-    }
-}
-
 void Statement::reset() {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
@@ -80,20 +67,10 @@ void Statement::reset() {
 
 std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
 
-std::optional<std::int64_t> Statement::optional_integer(int column) const {
-    if (is_null(column)) return std::nullopt;
-    return integer(column);
-}
-
 std::string Statement::text(int column) const {
     const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
     const int size = sqlite3_column_bytes(stmt_, column);
     return data ? std::string(data, static_cast<size_t>(size)) : std::string();
-}
-
-std::optional<std::string> Statement::optional_text(int column) const {
-    if (is_null(column)) return std::nullopt;
-    return text(column);
 }
 
 bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
@@ -146,6 +123,6 @@ void Db::reset_all() {
 
 std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
-int Db::changes() const { return sqlite3_changes(db_); }
+std::int64_t Db::changes() const { return sqlite3_changes(db_); }
 
 }  // namespace haineko::queue::sqlite

@@ -12,68 +12,60 @@
 #include <string>
 #include <string_view>
 
+#include "queue/sql/db.hpp"
+
 namespace haineko::queue::sqlite {
 
-class Error : public std::runtime_error {
+bool is_unavailable(int code);
+
+class Error : public sql::Error {
 public:
-    Error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+    Error(int code, const std::string& what) : sql::Error(is_unavailable(code), what), code_(code) {}
     int code() const { return code_; }
 
 private:
     int code_;
 };
 
-class Statement {
+class Statement final : public sql::Statement {
 public:
     Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
-    ~Statement();
+    ~Statement() override;
 
-    // Binds by position, from 1. A null optional binds NULL.
-    Statement& bind(int index, std::int64_t value);
-    Statement& bind(int index, std::string_view text);
-    Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
-    Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
-    Statement& bind(int index, const std::optional<std::int64_t>& value);
-    Statement& bind(int index, const std::optional<std::string>& text);
-    Statement& bind_blob(int index, std::string_view bytes);
-    Statement& bind_null(int index);
+    using sql::Statement::bind;
+    Statement& bind(int index, std::int64_t value) override;
+    Statement& bind(int index, std::string_view text) override;
+    Statement& bind_blob(int index, std::string_view bytes) override;
+    Statement& bind_null(int index) override;
 
-    // One step: true while a row is ready, false when done. Throws Error on failure.
-    bool step();
-    // Steps to the end (a statement that returns no rows).
-    void run();
-    // Ready for the next use, bindings cleared.
-    void reset();
+    bool step() override;  // throws Error
+    void reset() override;
 
-    std::int64_t integer(int column) const;
-    std::optional<std::int64_t> optional_integer(int column) const;
-    std::string text(int column) const;  // "" for NULL
-    std::optional<std::string> optional_text(int column) const;
-    bool is_null(int column) const;
+    std::int64_t integer(int column) const override;
+    std::string text(int column) const override;
+    bool is_null(int column) const override;
 
 private:
     sqlite3* db_;
     sqlite3_stmt* stmt_;
 };
 
-class Db {
+class Db final : public sql::Db {
 public:
     // Opens (creating it if needed) the database file. Throws Error.
     explicit Db(const std::string& path);
     Db(const Db&) = delete;
     Db& operator=(const Db&) = delete;
-    ~Db();
+    ~Db() override;
 
-    // Runs one or more statements without results (schema, pragmas, BEGIN/COMMIT).
-    void exec(const std::string& sql);
-    // The prepared statement for this text, reset and ready. Kept for the next call.
-    Statement& prepare(const std::string& sql);
-    // Resets every kept statement, so that none holds a read open past a job.
-    void reset_all();
+    // One or more statements without results (schema, pragmas, BEGIN/COMMIT).
+    void exec(const std::string& sql) override;
+    Statement& prepare(const std::string& sql) override;
+    void reset_all() override;
+    std::int64_t changes() const override;
     std::int64_t last_insert_rowid() const;
-    int changes() const;
     sqlite3* handle() const { return db_; }
 
 private:
@@ -84,8 +76,8 @@ private:
 // Throws Error for a result code that is not OK, ROW or DONE.
 void check(sqlite3* db, int rc, std::string_view what);
 
-// True for the errors that mean "the store cannot take a write now" (full disk, I/O
-// error, locked, read-only, out of memory), as opposed to a bug in a statement.
-bool is_unavailable(int code);
+// is_unavailable(code): true for the errors that mean "the store cannot take a write now"
+// (full disk, I/O error, locked, read-only, out of memory), as opposed to a bug in a
+// statement.
 
 }  // namespace haineko::queue::sqlite

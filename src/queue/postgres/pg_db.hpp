@@ -1,0 +1,92 @@
+// The queue's statements on PostgreSQL through libpq: one blocking connection, used by one
+// store thread at a time (the event loops never call it). Statements are written as for
+// SQLite ("?" and "?N"); each is prepared on the server once per connection as "$N".
+// Values travel as text, blobs as binary (bytea), results as text.
+#pragma once
+#include <libpq-fe.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "queue/sql/db.hpp"
+
+namespace haineko::queue::postgres {
+
+// sql with "?" and "?N" written as "$N" (a bare "?" is one more than the highest number
+// so far, as in SQLite); quoted strings and identifiers are left alone. count is the
+// highest number used.
+std::string numbered_parameters(std::string_view sql, int& count);
+
+// Whether an error leaves the database unable to serve now (the connection, the server's
+// resources or its shutdown, a standby, a serialization failure or deadlock to retry)
+// rather than a statement that is wrong. sqlstate may be empty (no server reply).
+bool is_unavailable_state(std::string_view sqlstate);
+
+class Statement final : public sql::Statement {
+public:
+    Statement(PGconn* conn, std::string name, std::string text, int parameters);
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement() override;
+
+    using sql::Statement::bind;
+    Statement& bind(int index, std::int64_t value) override;
+    Statement& bind(int index, std::string_view text) override;
+    Statement& bind_blob(int index, std::string_view bytes) override;
+    Statement& bind_null(int index) override;
+
+    bool step() override;
+    void reset() override;
+
+    std::int64_t integer(int column) const override;
+    std::string text(int column) const override;
+    bool is_null(int column) const override;
+
+    std::int64_t changed() const { return changed_; }
+
+private:
+    void execute();
+    Statement& set(int index, std::optional<std::string> value, int format);
+
+    PGconn* conn_;
+    std::string name_, text_;
+    bool prepared_ = false;
+    std::vector<std::optional<std::string>> values_;
+    std::vector<int> formats_;
+    PGresult* result_ = nullptr;
+    int row_ = -1;
+    std::int64_t changed_ = 0;
+};
+
+class Db final : public sql::Db {
+public:
+    // Connects (a postgresql:// URL or key=value string). Throws sql::Error, unavailable.
+    explicit Db(const std::string& conninfo);
+    Db(const Db&) = delete;
+    Db& operator=(const Db&) = delete;
+    ~Db() override;
+
+    void exec(const std::string& sql) override;
+    Statement& prepare(const std::string& sql) override;
+    void reset_all() override;
+    std::int64_t changes() const override;
+
+    // The connection is still good (after an error that may have broken it).
+    bool connected() const { return PQstatus(conn_) == CONNECTION_OK; }
+    PGconn* handle() const { return conn_; }
+
+private:
+    PGconn* conn_ = nullptr;
+    std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
+    Statement* last_ = nullptr;
+    std::int64_t exec_changes_ = 0;
+};
+
+// Throws sql::Error for a result that is not a success (res may be null: no reply).
+void check(PGconn* conn, const PGresult* res, std::string_view what);
+
+}  // namespace haineko::queue::postgres
