@@ -418,7 +418,7 @@ TEST(SqliteStoreOpen, AFileThatIsNotADatabaseIsUnavailable) {
 }
 
 #include "queue/sqlite/committer.hpp"
-#include "queue/sqlite/message_calls.hpp"
+#include "queue/sql/message_calls.hpp"
 #include "queue/sqlite/schema.hpp"
 
 // A full disk, as SQLite meets it (SQLITE_FULL): the call that could not be kept says so
@@ -432,13 +432,13 @@ TEST(SqliteCommitter, AFullDiskIsUnavailableAndLosesNothingKept) {
     auto enqueue = [&](const std::string& id, size_t size) {
         auto m = message(id, {"a@example.org"});
         m.body.assign(size, 'x');
-        auto call = [m](haineko::queue::sqlite::Db& d) { return haineko::queue::sqlite::enqueue_message(d, m, {}); };
+        auto call = [m](haineko::queue::sqlite::Db& d) { return haineko::queue::sql::enqueue_message(d, m, {}); };
         return committer.run<Enqueued>(std::move(call));
     };
     EXPECT_EQ(await(enqueue("small", 1000)).kind, Enqueued::Kind::stored);
     EXPECT_THROW(await(enqueue("huge", 1'000'000)), StoreUnavailable);
     auto find = [&](const std::string& id) {
-        auto call = [id](haineko::queue::sqlite::Db& d) { return haineko::queue::sqlite::find_message(d, id, {}); };
+        auto call = [id](haineko::queue::sqlite::Db& d) { return haineko::queue::sql::find_message(d, id, {}); };
         return committer.run<std::optional<MessageState>>(std::move(call));
     };
     EXPECT_TRUE(await(find("small")));
@@ -462,7 +462,7 @@ TEST(SqliteCommitter, CallsThatWaitTogetherShareOneCommit) {
     io.poll();  // the slow call is queued (and taken) first
     for (int i = 0; i < 200; ++i) {
         auto m = message("m" + std::to_string(i), {"a@example.org"});
-        auto call = [m](haineko::queue::sqlite::Db& d) { return haineko::queue::sqlite::enqueue_message(d, m, {}); };
+        auto call = [m](haineko::queue::sqlite::Db& d) { return haineko::queue::sql::enqueue_message(d, m, {}); };
         asio::co_spawn(io, committer.run<Enqueued>(std::move(call)), [&](std::exception_ptr e, Enqueued r) {
             if (!e && r.kind == Enqueued::Kind::stored) ++stored;
         });

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "queue/sqlite/rows.hpp"
+#include "queue/sql/rows.hpp"
 
 namespace haineko::queue::sqlite {
 

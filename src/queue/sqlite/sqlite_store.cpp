@@ -5,10 +5,10 @@
 
 #include "queue/sqlite/checkpointer.hpp"
 #include "queue/sqlite/committer.hpp"
-#include "queue/sqlite/delivery_calls.hpp"
-#include "queue/sqlite/message_calls.hpp"
+#include "queue/sql/delivery_calls.hpp"
+#include "queue/sql/message_calls.hpp"
 #include "queue/sqlite/schema.hpp"
-#include "queue/sqlite/webhook_calls.hpp"
+#include "queue/sql/webhook_calls.hpp"
 #include "queue/store.hpp"
 
 namespace haineko::queue {
@@ -38,79 +38,79 @@ public:
     // Each call is a named lambda: GCC 12 mishandles lambda temporaries with captures in a
     // co_await expression.
     asio::awaitable<Enqueued> enqueue(NewMessage message, std::optional<IdempotencyClaim> claim) override {
-        auto call = [m = std::move(message), c = std::move(claim)](Db& db) { return sqlite::enqueue_message(db, m, c); };
+        auto call = [m = std::move(message), c = std::move(claim)](Db& db) { return sql::enqueue_message(db, m, c); };
         co_return co_await committer_.run<Enqueued>(std::move(call));
     }
 
     asio::awaitable<std::optional<MessageState>> find(std::string id, std::optional<std::string> user) override {
-        auto call = [id = std::move(id), user = std::move(user)](Db& db) { return sqlite::find_message(db, id, user); };
+        auto call = [id = std::move(id), user = std::move(user)](Db& db) { return sql::find_message(db, id, user); };
         co_return co_await reader_.run<std::optional<MessageState>>(std::move(call));
     }
 
     asio::awaitable<MessagePage> list(ListQuery query) override {
-        auto call = [q = std::move(query)](Db& db) { return sqlite::list_messages(db, q); };
+        auto call = [q = std::move(query)](Db& db) { return sql::list_messages(db, q); };
         co_return co_await reader_.run<MessagePage>(std::move(call));
     }
 
     asio::awaitable<ActResult> act(std::string id, std::optional<std::string> user, Action action,
                                    Millis now) override {
         auto call = [id = std::move(id), user = std::move(user), action, now](Db& db) {
-            return sqlite::act_on_message(db, id, user, action, now);
+            return sql::act_on_message(db, id, user, action, now);
         };
         co_return co_await committer_.run<ActResult>(std::move(call));
     }
 
     asio::awaitable<QueueCounts> counts() override {
-        auto call = [](Db& db) { return sqlite::count_queue(db); };
+        auto call = [](Db& db) { return sql::count_queue(db); };
         co_return co_await reader_.run<QueueCounts>(std::move(call));
     }
 
     asio::awaitable<std::int64_t> retry_all(Millis now) override {
-        auto call = [now](Db& db) { return sqlite::retry_all_deferred(db, now); };
+        auto call = [now](Db& db) { return sql::retry_all_deferred(db, now); };
         co_return co_await committer_.run<std::int64_t>(std::move(call));
     }
 
     asio::awaitable<EventPage> events(std::int64_t after, int limit) override {
-        auto call = [after, limit](Db& db) { return sqlite::read_events(db, after, limit); };
+        auto call = [after, limit](Db& db) { return sql::read_events(db, after, limit); };
         co_return co_await reader_.run<EventPage>(std::move(call));
     }
 
     asio::awaitable<std::vector<DueRecipient>> claim_due(Millis now, int limit) override {
-        auto call = [now, limit](Db& db) { return sqlite::claim_due(db, now, limit); };
+        auto call = [now, limit](Db& db) { return sql::claim_due(db, now, limit); };
         co_return co_await committer_.run<std::vector<DueRecipient>>(std::move(call));
     }
 
     asio::awaitable<std::optional<Millis>> next_due() override {
-        auto call = [](Db& db) { return sqlite::next_due(db); };
+        auto call = [](Db& db) { return sql::next_due(db); };
         co_return co_await committer_.run<std::optional<Millis>>(std::move(call));
     }
 
     asio::awaitable<std::optional<NewMessage>> load(std::int64_t message) override {
-        auto call = [message](Db& db) { return sqlite::load_message(db, message); };
+        auto call = [message](Db& db) { return sql::load_message(db, message); };
         co_return co_await committer_.run<std::optional<NewMessage>>(std::move(call));
     }
 
     asio::awaitable<void> settle(std::vector<Outcome> outcomes, std::vector<Bounce> bounces, Millis now) override {
         auto call = [o = std::move(outcomes), b = std::move(bounces), now](Db& db) {
-            sqlite::settle(db, o, b, now);
+            sql::settle(db, o, b, now);
             return Done{};
         };
         co_await committer_.run<Done>(std::move(call));
     }
 
     asio::awaitable<int> fan_out_webhooks(std::vector<WebhookTarget> targets, Millis now, int limit) override {
-        auto call = [t = std::move(targets), now, limit](Db& db) { return sqlite::fan_out_webhooks(db, t, now, limit); };
+        auto call = [t = std::move(targets), now, limit](Db& db) { return sql::fan_out_webhooks(db, t, now, limit); };
         co_return co_await committer_.run<int>(std::move(call));
     }
 
     asio::awaitable<std::vector<WebhookJob>> claim_webhooks(Millis now, Millis lease, int limit) override {
-        auto call = [now, lease, limit](Db& db) { return sqlite::claim_webhooks(db, now, lease, limit); };
+        auto call = [now, lease, limit](Db& db) { return sql::claim_webhooks(db, now, lease, limit); };
         co_return co_await committer_.run<std::vector<WebhookJob>>(std::move(call));
     }
 
     asio::awaitable<void> settle_webhook(std::int64_t n, std::optional<Millis> next_attempt_at) override {
         auto call = [n, next_attempt_at](Db& db) {
-            sqlite::settle_webhook(db, n, next_attempt_at);
+            sql::settle_webhook(db, n, next_attempt_at);
             return Done{};
         };
         co_await committer_.run<Done>(std::move(call));

@@ -1,10 +1,10 @@
-#include "queue/sqlite/webhook_calls.hpp"
+#include "queue/sql/webhook_calls.hpp"
 
 #include <algorithm>
 
-#include "queue/sqlite/rows.hpp"
+#include "queue/sql/rows.hpp"
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
 
 namespace {
 
@@ -16,7 +16,8 @@ std::int64_t last_event(Db& db) {
 }
 
 void set_cursor(Db& db, std::int64_t seq) {
-    auto& st = db.prepare("INSERT OR REPLACE INTO cursors(name, seq) VALUES(?, ?)");
+    auto& st = db.prepare(
+        "INSERT INTO cursors(name, seq) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq");
     st.bind(1, kCursor).bind(2, seq).run();
 }
 
@@ -94,4 +95,4 @@ void settle_webhook(Db& db, std::int64_t n, const std::optional<Millis>& next_at
     again.bind(1, *next_attempt_at).bind(2, n).run();
 }
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql

@@ -1,11 +1,11 @@
-#include "queue/sqlite/delivery_calls.hpp"
+#include "queue/sql/delivery_calls.hpp"
 
 #include <set>
 
-#include "queue/sqlite/columns.hpp"
-#include "queue/sqlite/rows.hpp"
+#include "queue/sql/columns.hpp"
+#include "queue/sql/rows.hpp"
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
 
 namespace {
 
@@ -76,7 +76,7 @@ std::optional<Millis> next_due(Db& db) {
 
 std::optional<NewMessage> load_message(Db& db, std::int64_t message) {
     auto& st = db.prepare(
-        "SELECT id, user, message_id, from_addr, mail, subject, created_at, send_at, is_bounce, body, dsn_ret, "
+        "SELECT id, \"user\", message_id, from_addr, mail, subject, created_at, send_at, is_bounce, body, dsn_ret, "
         "dsn_envid FROM messages WHERE n = ?");
     st.bind(1, message);
     if (!st.step()) return std::nullopt;
@@ -121,4 +121,4 @@ void settle(Db& db, const std::vector<Outcome>& outcomes, const std::vector<Boun
     for (auto message : touched) refresh_message_status(db, message);
 }
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql

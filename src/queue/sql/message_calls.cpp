@@ -1,17 +1,17 @@
-#include "queue/sqlite/message_calls.hpp"
+#include "queue/sql/message_calls.hpp"
 
 #include <algorithm>
 
-#include "queue/sqlite/columns.hpp"
-#include "queue/sqlite/rows.hpp"
+#include "queue/sql/columns.hpp"
+#include "queue/sql/rows.hpp"
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
 
 namespace {
 
 // The Idempotency-Key seen before for this user, within the window.
 std::optional<Enqueued> earlier_answer(Db& db, const std::string& user, const IdempotencyClaim& claim, Millis now) {
-    auto& st = db.prepare("SELECT body_hash, answer FROM idempotency WHERE user = ? AND key = ? AND created_at > ?");
+    auto& st = db.prepare("SELECT body_hash, answer FROM idempotency WHERE \"user\" = ? AND key = ? AND created_at > ?");
     st.bind(1, user).bind(2, claim.key).bind(3, now - kIdempotencyWindow);
     if (!st.step()) return std::nullopt;
     if (st.text(0) != claim.body_hash) return Enqueued{Enqueued::Kind::conflict, {}};
@@ -20,7 +20,9 @@ std::optional<Enqueued> earlier_answer(Db& db, const std::string& user, const Id
 
 void remember_claim(Db& db, const std::string& user, const IdempotencyClaim& claim, Millis now) {
     auto& st = db.prepare(
-        "INSERT OR REPLACE INTO idempotency(user, key, body_hash, answer, created_at) VALUES(?, ?, ?, ?, ?)");
+        "INSERT INTO idempotency(\"user\", key, body_hash, answer, created_at) VALUES(?, ?, ?, ?, ?) "
+        "ON CONFLICT(\"user\", key) DO UPDATE SET body_hash = excluded.body_hash, answer = excluded.answer, "
+        "created_at = excluded.created_at");
     st.bind(1, user).bind(2, claim.key).bind(3, claim.body_hash).bind(4, claim.answer).bind(5, now).run();
 }
 
@@ -112,7 +114,7 @@ std::optional<MessageState> find_message(Db& db, const std::string& id, const st
 
 MessagePage list_messages(Db& db, const ListQuery& q) {
     auto& st = db.prepare(
-        "SELECT n FROM messages WHERE (?1 IS NULL OR user = ?1) AND (?2 IS NULL OR status = ?2) "
+        "SELECT n FROM messages WHERE (?1 IS NULL OR \"user\" = ?1) AND (?2 IS NULL OR status = ?2) "
         "AND (?3 IS NULL OR n < ?3) ORDER BY n DESC LIMIT ?4");
     st.bind(1, q.user);
     if (q.status) st.bind(2, name_of(*q.status));
@@ -198,4 +200,4 @@ EventPage read_events(Db& db, std::int64_t after, int limit) {
     return page;
 }
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql

@@ -7,9 +7,9 @@
 #include <string_view>
 
 #include "queue/records.hpp"
-#include "queue/sqlite/sqlite_db.hpp"
+#include "queue/sql/db.hpp"
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
 
 // Inserts the message, its recipients (queued, due at send_at or created_at) and its
 // "accepted" event; returns its key.
@@ -33,4 +33,4 @@ Event feed_event_from(const Statement& st, int first);
 // The message with its recipients; with_details adds the events and each last reply.
 MessageState read_message(Db& db, std::int64_t message, bool with_details);
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql

@@ -4,12 +4,12 @@
 #include <vector>
 
 #include "queue/records.hpp"
-#include "queue/sqlite/sqlite_db.hpp"
+#include "queue/sql/db.hpp"
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
 
 int fan_out_webhooks(Db& db, const std::vector<WebhookTarget>& targets, Millis now, int limit);
 std::vector<WebhookJob> claim_webhooks(Db& db, Millis now, Millis lease, int limit);
 void settle_webhook(Db& db, std::int64_t n, const std::optional<Millis>& next_attempt_at);
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql

@@ -1,13 +1,13 @@
-#include "queue/sqlite/rows.hpp"
+#include "queue/sql/rows.hpp"
 
-#include "queue/sqlite/columns.hpp"
+#include "queue/sql/columns.hpp"
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
 
 namespace {
 
 constexpr const char* kMessageColumns =
-    "SELECT id, user, status, message_id, created_at, send_at, from_addr, mail, subject, size, tags, metadata "
+    "SELECT id, \"user\", status, message_id, created_at, send_at, from_addr, mail, subject, size, tags, metadata "
     "FROM messages WHERE n = ?";
 
 MessageState message_from(const Statement& st) {
@@ -44,13 +44,16 @@ RecipientState recipient_from(const Statement& st, bool with_reply) {
 
 std::int64_t insert_message(Db& db, const NewMessage& m) {
     auto& msg = db.prepare(
-        "INSERT INTO messages(id, user, status, message_id, from_addr, mail, subject, size, created_at, send_at, "
-        "tags, metadata, is_bounce, body, dsn_ret, dsn_envid) VALUES(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO messages(id, \"user\", status, message_id, from_addr, mail, subject, size, created_at, send_at, "
+        "tags, metadata, is_bounce, body, dsn_ret, dsn_envid) VALUES(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING n");
     msg.bind(1, m.id).bind(2, m.user).bind(3, m.message_id).bind(4, m.from).bind(5, m.mail).bind(6, m.subject);
     msg.bind(7, static_cast<std::int64_t>(m.body.size())).bind(8, m.created_at).bind(9, m.send_at);
     msg.bind(10, tags_column(m.tags)).bind(11, metadata_column(m.metadata));
-    msg.bind(12, std::int64_t{m.is_bounce}).bind_blob(13, m.body).bind(14, m.dsn_ret).bind(15, m.dsn_envid).run();
-    const std::int64_t key = db.last_insert_rowid();
+    msg.bind(12, std::int64_t{m.is_bounce}).bind_blob(13, m.body).bind(14, m.dsn_ret).bind(15, m.dsn_envid);
+    if (!msg.step()) throw Error(false, "INSERT INTO messages returned no key");
+    const std::int64_t key = msg.integer(0);
+    msg.reset();
     const Millis due = m.send_at.value_or(m.created_at);
     auto& rcpt = db.prepare(
         "INSERT INTO recipients(message, position, rcpt, status, next_attempt_at, updated_at, route_mailer, "
@@ -91,7 +94,7 @@ void refresh_message_status(Db& db, std::int64_t message) {
 }
 
 std::optional<std::int64_t> message_key(Db& db, const std::string& id, const std::optional<std::string>& user) {
-    auto& st = db.prepare("SELECT n, user FROM messages WHERE id = ?");
+    auto& st = db.prepare("SELECT n, \"user\" FROM messages WHERE id = ?");
     st.bind(1, id);
     if (!st.step()) return std::nullopt;
     if (user && st.text(1) != *user) return std::nullopt;
@@ -140,4 +143,4 @@ MessageState read_message(Db& db, std::int64_t message, bool with_details) {
     return m;
 }
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql

@@ -1,8 +1,8 @@
-#include "queue/sqlite/columns.hpp"
+#include "queue/sql/columns.hpp"
 
 #include <boost/json.hpp>
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
 
 namespace json = boost::json;
 
@@ -78,4 +78,4 @@ std::optional<ReplyFacts> reply_from(const std::optional<std::string>& column) {
     return r;
 }
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "queue/records.hpp"
-#include "queue/sqlite/sqlite_db.hpp"
+#include "queue/sql/db.hpp"
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
 
 // How long an Idempotency-Key is remembered.
 inline constexpr Millis kIdempotencyWindow = 24LL * 3600 * 1000;
@@ -21,4 +21,4 @@ QueueCounts count_queue(Db& db);
 std::int64_t retry_all_deferred(Db& db, Millis now);
 EventPage read_events(Db& db, std::int64_t after, int limit);
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql

@@ -8,7 +8,7 @@
 
 #include "queue/records.hpp"
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
 
 std::string tags_column(const std::vector<std::string>& tags);
 std::vector<std::string> tags_from(const std::string& column);
@@ -19,4 +19,4 @@ std::vector<std::pair<std::string, std::string>> metadata_from(const std::string
 std::optional<std::string> reply_column(const std::optional<ReplyFacts>& reply);
 std::optional<ReplyFacts> reply_from(const std::optional<std::string>& column);
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql
