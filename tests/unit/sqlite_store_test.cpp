@@ -417,7 +417,7 @@ TEST(SqliteStoreOpen, AFileThatIsNotADatabaseIsUnavailable) {
     EXPECT_THROW(open_sqlite_store({dir.file("queue.db")}), StoreUnavailable);
 }
 
-#include "queue/sqlite/committer.hpp"
+#include "queue/sql/committer.hpp"
 #include "queue/sql/message_calls.hpp"
 #include "queue/sqlite/schema.hpp"
 
@@ -428,17 +428,17 @@ TEST(SqliteCommitter, AFullDiskIsUnavailableAndLosesNothingKept) {
     auto db = std::make_unique<haineko::queue::sqlite::Db>(dir.file("queue.db"));
     haineko::queue::sqlite::prepare_schema(*db);
     db->exec("PRAGMA max_page_count = 64");
-    haineko::queue::sqlite::Committer committer(std::move(db));
+    haineko::queue::sql::Committer committer(std::move(db));
     auto enqueue = [&](const std::string& id, size_t size) {
         auto m = message(id, {"a@example.org"});
         m.body.assign(size, 'x');
-        auto call = [m](haineko::queue::sqlite::Db& d) { return haineko::queue::sql::enqueue_message(d, m, {}); };
+        auto call = [m](haineko::queue::sql::Db& d) { return haineko::queue::sql::enqueue_message(d, m, {}); };
         return committer.run<Enqueued>(std::move(call));
     };
     EXPECT_EQ(await(enqueue("small", 1000)).kind, Enqueued::Kind::stored);
     EXPECT_THROW(await(enqueue("huge", 1'000'000)), StoreUnavailable);
     auto find = [&](const std::string& id) {
-        auto call = [id](haineko::queue::sqlite::Db& d) { return haineko::queue::sql::find_message(d, id, {}); };
+        auto call = [id](haineko::queue::sql::Db& d) { return haineko::queue::sql::find_message(d, id, {}); };
         return committer.run<std::optional<MessageState>>(std::move(call));
     };
     EXPECT_TRUE(await(find("small")));
@@ -451,10 +451,10 @@ TEST(SqliteCommitter, CallsThatWaitTogetherShareOneCommit) {
     TempDir dir;
     auto db = std::make_unique<haineko::queue::sqlite::Db>(dir.file("queue.db"));
     haineko::queue::sqlite::prepare_schema(*db);
-    haineko::queue::sqlite::Committer committer(std::move(db));
+    haineko::queue::sql::Committer committer(std::move(db));
     asio::io_context io;
     int stored = 0;
-    auto slow = [](haineko::queue::sqlite::Db&) {
+    auto slow = [](haineko::queue::sql::Db&) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         return 0;
     };
@@ -462,7 +462,7 @@ TEST(SqliteCommitter, CallsThatWaitTogetherShareOneCommit) {
     io.poll();  // the slow call is queued (and taken) first
     for (int i = 0; i < 200; ++i) {
         auto m = message("m" + std::to_string(i), {"a@example.org"});
-        auto call = [m](haineko::queue::sqlite::Db& d) { return haineko::queue::sql::enqueue_message(d, m, {}); };
+        auto call = [m](haineko::queue::sql::Db& d) { return haineko::queue::sql::enqueue_message(d, m, {}); };
         asio::co_spawn(io, committer.run<Enqueued>(std::move(call)), [&](std::exception_ptr e, Enqueued r) {
             if (!e && r.kind == Enqueued::Kind::stored) ++stored;
         });

@@ -75,8 +75,7 @@ public:
     void reset_all() override;
     std::int64_t changes() const override;
 
-    // The connection is still good (after an error that may have broken it).
-    bool connected() const { return PQstatus(conn_) == CONNECTION_OK; }
+    bool connected() const override { return PQstatus(conn_) == CONNECTION_OK; }
     PGconn* handle() const { return conn_; }
 
 private:

@@ -74,6 +74,8 @@ public:
     virtual void reset_all() = 0;
     // Rows changed by the last statement.
     virtual std::int64_t changes() const = 0;
+    // Still usable after an error (a network connection may have broken).
+    virtual bool connected() const { return true; }
 };
 
 }  // namespace haineko::queue::sql

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "queue/sqlite/checkpointer.hpp"
-#include "queue/sqlite/committer.hpp"
+#include "queue/sql/committer.hpp"
 #include "queue/sql/delivery_calls.hpp"
 #include "queue/sql/message_calls.hpp"
 #include "queue/sqlite/schema.hpp"
@@ -16,8 +16,8 @@ namespace haineko::queue {
 namespace {
 
 namespace asio = boost::asio;
-using sqlite::Committer;
-using sqlite::Db;
+using sql::Committer;
+using sql::Db;
 
 struct Done {};
 
@@ -28,9 +28,10 @@ Millis now_millis() {
 
 class SqliteStore final : public Store {
 public:
-    SqliteStore(std::unique_ptr<Db> writer, std::unique_ptr<Db> reader, std::unique_ptr<Db> checkpoints)
-        : committer_(std::move(writer)),
-          reader_(std::move(reader), Committer::Mode::read),
+    SqliteStore(std::unique_ptr<sqlite::Db> writer, std::unique_ptr<sqlite::Db> reader,
+                std::unique_ptr<sqlite::Db> checkpoints)
+        : committer_(std::move(writer), Committer::Mode::write, dialect()),
+          reader_(std::move(reader), Committer::Mode::read, dialect()),
           checkpointer_(std::move(checkpoints)) {}
 
     StoreStats stats() const override { return StoreStats{committer_.jobs(), committer_.batches()}; }
@@ -117,6 +118,20 @@ public:
     }
 
 private:
+    // A write that failed for want of space (a full disk, a file-size limit) left the WAL
+    // as long as it could grow. Once its frames are checkpointed into the database, the
+    // next transaction starts writing the WAL from its beginning, into space it already
+    // has, so small commits (the outcome of a delivery) can go on while large ones are
+    // refused.
+    static sql::Dialect dialect() {
+        sql::Dialect d;
+        d.after_failure = [](Db& db) {
+            sqlite3_wal_checkpoint_v2(static_cast<sqlite::Db&>(db).handle(), nullptr, SQLITE_CHECKPOINT_RESTART,
+                                      nullptr, nullptr);
+        };
+        return d;
+    }
+
     Committer committer_;
     Committer reader_;
     sqlite::Checkpointer checkpointer_;
@@ -129,7 +144,7 @@ std::unique_ptr<Store> open_sqlite_store(const StoreOptions& options) {
         const auto dir = std::filesystem::path(options.path).parent_path();
         if (!dir.empty() && !std::filesystem::is_directory(dir))
             throw StoreUnavailable("the queue's directory " + dir.string() + " does not exist");
-        auto db = std::make_unique<Db>(options.path);
+        auto db = std::make_unique<sqlite::Db>(options.path);
         sqlite::prepare_schema(*db);
         sqlite::recover_in_flight(*db, now_millis());
         db->exec("PRAGMA wal_autocheckpoint=" + std::to_string(sqlite::kFallbackAutocheckpoint));
@@ -137,9 +152,9 @@ std::unique_ptr<Store> open_sqlite_store(const StoreOptions& options) {
         // the statement journal first. On disk (the default past 64 KiB) that was two
         // thirds of the writer's write calls, some 13 per message; in memory it is a copy.
         db->exec("PRAGMA temp_store=MEMORY");
-        auto reader = std::make_unique<Db>(options.path);
+        auto reader = std::make_unique<sqlite::Db>(options.path);
         reader->exec("PRAGMA query_only=1; PRAGMA busy_timeout=5000;");
-        auto checkpoints = std::make_unique<Db>(options.path);
+        auto checkpoints = std::make_unique<sqlite::Db>(options.path);
         checkpoints->exec("PRAGMA busy_timeout=0; SELECT count(*) FROM sqlite_master;");
         return std::make_unique<SqliteStore>(std::move(db), std::move(reader), std::move(checkpoints));
     } catch (const sqlite::Error& e) {

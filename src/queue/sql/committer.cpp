@@ -1,8 +1,8 @@
-#include "queue/sqlite/committer.hpp"
+#include "queue/sql/committer.hpp"
 
 #include "queue/store.hpp"
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
 
 namespace {
 
@@ -16,7 +16,7 @@ std::exception_ptr as_caller_error(std::exception_ptr error) {
     try {
         std::rethrow_exception(error);
     } catch (const Error& e) {
-        if (is_unavailable(e.code())) return std::make_exception_ptr(StoreUnavailable(e.what()));
+        if (e.unavailable()) return std::make_exception_ptr(StoreUnavailable(e.what()));
         return error;
     } catch (...) {
         return error;
@@ -25,8 +25,8 @@ std::exception_ptr as_caller_error(std::exception_ptr error) {
 
 }  // namespace
 
-Committer::Committer(std::unique_ptr<Db> db, Mode mode)
-    : db_(std::move(db)), mode_(mode), thread_([this] { serve(); }) {}
+Committer::Committer(std::unique_ptr<Db> db, Mode mode, Dialect dialect)
+    : db_(std::move(db)), mode_(mode), dialect_(std::move(dialect)), thread_([this] { serve(); }) {}
 
 Committer::~Committer() {
     {
@@ -72,20 +72,26 @@ void Committer::serve() {
     }
 }
 
-// A write that failed for want of space (a full disk, a file-size limit) left the WAL as
-// long as it could grow. Once its frames are checkpointed into the database, the next
-// transaction starts writing the WAL from its beginning, into space it already has, so
-// small commits (the outcome of a delivery) can go on while large ones are refused.
-void Committer::make_room_in_wal() {
-    if (mode_ == Mode::read) return;  // a reader writes nothing
-    sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+// A lost connection is made again before a batch, when the dialect can; a batch without
+// one fails as unavailable, and the next one tries again.
+bool Committer::connection_ready() {
+    if (db_ && db_->connected()) return true;
+    if (!dialect_.reconnect) return db_ != nullptr;
+    db_.reset();
+    try {
+        db_ = dialect_.reconnect();
+    } catch (const std::exception&) {
+        db_.reset();
+    }
+    return db_ != nullptr;
 }
 
 void Committer::run_batch(std::vector<Job>& batch) {
     std::vector<std::exception_ptr> errors(batch.size());
     std::exception_ptr batch_error;
     try {
-        db_->exec(mode_ == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+        if (!connection_ready()) throw Error(true, "no connection to the database");
+        db_->exec(mode_ == Mode::write ? dialect_.begin_write : dialect_.begin_read);
         for (size_t i = 0; i < batch.size(); ++i) {
             db_->exec("SAVEPOINT job");
             try {
@@ -102,11 +108,14 @@ void Committer::run_batch(std::vector<Job>& batch) {
     } catch (const std::exception& e) {
         // Nothing of this batch is kept: every caller hears so.
         try {
-            db_->exec("ROLLBACK");
+            if (db_) db_->exec("ROLLBACK");
         } catch (...) {
         }
         batch_error = std::make_exception_ptr(StoreUnavailable(std::string("the queue cannot commit: ") + e.what()));
-        make_room_in_wal();
+        try {
+            if (db_ && dialect_.after_failure && mode_ == Mode::write) dialect_.after_failure(*db_);
+        } catch (...) {
+        }
     }
     {
         // Counted before any caller resumes, so that a caller sees its own call counted.
@@ -117,4 +126,4 @@ void Committer::run_batch(std::vector<Job>& batch) {
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done(batch_error ? batch_error : errors[i]);
 }
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql

@@ -1,8 +1,9 @@
-// The SQLite store's own thread. Calls queue up as jobs; the thread takes every job that
-// is waiting, runs them in one transaction (each in a savepoint of its own, so one job's
-// error undoes that job only), commits once, and only then resumes each caller on its
-// own executor. With synchronous=FULL the commit is the fsync: many requests, one fsync
-// (group commit). No event loop ever waits on the disk.
+// A store's own thread over one connection. Calls queue up as jobs; the thread takes every
+// job that is waiting, runs them in one transaction (each in a savepoint of its own, so one
+// job's error undoes that job only), commits once, and only then resumes each caller on its
+// own executor. The commit is the fsync (SQLite with synchronous=FULL, PostgreSQL's WAL
+// flush): many requests, one fsync (group commit). No event loop ever waits on the disk
+// or the network.
 #pragma once
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -19,22 +20,34 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
-#include "queue/sqlite/sqlite_db.hpp"
+#include "queue/sql/db.hpp"
 
-namespace haineko::queue::sqlite {
+namespace haineko::queue::sql {
+
+// What differs between databases.
+struct Dialect {
+    // How a batch starts. SQLite: a writer takes the write lock at once (BEGIN
+    // IMMEDIATE); a reader's snapshot (BEGIN) in WAL mode never waits for the writer nor
+    // holds it up, so a long read (a list, a count) does not delay a single 202.
+    std::string begin_write = "BEGIN IMMEDIATE";
+    std::string begin_read = "BEGIN";
+    // After a batch that could not be committed (SQLite: make room in the WAL).
+    std::function<void(Db&)> after_failure;
+    // A new connection when the one held is lost (PostgreSQL); null: never.
+    std::function<std::unique_ptr<Db>()> reconnect;
+};
 
 class Committer {
 public:
-    // A writer's batch takes the write lock at once (BEGIN IMMEDIATE); a reader's is a
-    // snapshot (BEGIN), which in WAL mode never waits for the writer nor holds it up, so
-    // a long read (a list, a count) does not delay a single 202.
     enum class Mode { write, read };
 
-    // Takes the connection over; runs until destroyed (pending jobs still run).
-    explicit Committer(std::unique_ptr<Db> db, Mode mode = Mode::write);
+    // Takes the connection over (it may be null when reconnect can make one); runs until
+    // destroyed (pending jobs still run).
+    explicit Committer(std::unique_ptr<Db> db, Mode mode = Mode::write, Dialect dialect = {});
     Committer(const Committer&) = delete;
     Committer& operator=(const Committer&) = delete;
     ~Committer();
@@ -82,10 +95,11 @@ private:
     void push(Job job);
     void serve();
     void run_batch(std::vector<Job>& batch);
-    void make_room_in_wal();
+    bool connection_ready();
 
     std::unique_ptr<Db> db_;
     Mode mode_;
+    Dialect dialect_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Job> waiting_;
