@@ -82,12 +82,20 @@ public:
 };
 
 struct StoreOptions {
-    std::string path;  // SQLite: the database file
+    std::string path;     // SQLite: the database file
+    std::string url;      // PostgreSQL: postgresql://user:pass@host:port/db
+    std::string node_id;  // PostgreSQL: whose leases a claim takes
 };
 
 // The embedded store: ROOT/var/queue.db in WAL mode with synchronous=FULL. Opening it makes
 // every delivery that was in flight when the process last died due again. Throws
 // StoreUnavailable when the file cannot be opened or is not a queue.
 std::unique_ptr<Store> open_sqlite_store(const StoreOptions& options);
+
+// The shared store: several nodes on one PostgreSQL database. Creates or migrates the
+// tables (once, however many nodes start together), and makes this node's own claims from
+// before a restart due again; other nodes' claims run out with their leases. Throws
+// StoreUnavailable when the database cannot be reached or holds a newer schema.
+std::unique_ptr<Store> open_postgres_store(const StoreOptions& options);
 
 }  // namespace haineko::queue

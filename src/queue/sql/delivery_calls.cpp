@@ -121,4 +121,37 @@ void settle(Db& db, const std::vector<Outcome>& outcomes, const std::vector<Boun
     for (auto message : touched) refresh_message_status(db, message);
 }
 
+void recover_in_flight(Db& db, Millis now, const std::optional<std::string>& node, const std::string& begin) {
+    // Only this node's own claims when several nodes share the queue.
+    const std::string own = node ? " AND lease_node = ?1" : "";
+    db.exec(begin);
+    try {
+        std::vector<std::int64_t> touched;
+        auto& asked = db.prepare(
+            "SELECT message, position, rcpt, asked FROM recipients WHERE in_flight = 1 AND asked IS NOT NULL" + own);
+        if (node) asked.bind(1, *node);
+        struct Asked {
+            std::int64_t message, position;
+            std::string rcpt, asked;
+        };
+        std::vector<Asked> rows;
+        while (asked.step()) rows.push_back({asked.integer(0), asked.integer(1), asked.text(2), asked.text(3)});
+        asked.reset();
+        for (const auto& r : rows) {
+            const RcptStatus status = r.asked == "cancel" ? RcptStatus::cancelled : RcptStatus::held;
+            set_recipient_status(db, r.message, r.position, status, now);
+            add_event(db, now, name_of(status), r.message, r.rcpt, std::nullopt);
+            touched.push_back(r.message);
+        }
+        auto& release = db.prepare("UPDATE recipients SET in_flight = 0, asked = NULL WHERE in_flight = 1" + own);
+        if (node) release.bind(1, *node);
+        release.run();
+        for (auto message : touched) refresh_message_status(db, message);
+        db.exec("COMMIT");
+    } catch (...) {
+        db.exec("ROLLBACK");
+        throw;
+    }
+}
+
 }  // namespace haineko::queue::sql

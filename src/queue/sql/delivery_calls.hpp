@@ -14,4 +14,10 @@ std::optional<Millis> next_due(Db& db);
 std::optional<NewMessage> load_message(Db& db, std::int64_t message);
 void settle(Db& db, const std::vector<Outcome>& outcomes, const std::vector<Bounce>& bounces, Millis now);
 
+// Deliveries in flight when the process died are due again: their recipients are no
+// longer in flight; one whose cancel or hold was asked for meanwhile is now cancelled or
+// held (the attempt did not finish, so it did not succeed). node: only the claims of this
+// node (a shared queue); begin: how the transaction starts.
+void recover_in_flight(Db& db, Millis now, const std::optional<std::string>& node, const std::string& begin);
+
 }  // namespace haineko::queue::sql

@@ -114,8 +114,9 @@ std::optional<MessageState> find_message(Db& db, const std::string& id, const st
 
 MessagePage list_messages(Db& db, const ListQuery& q) {
     auto& st = db.prepare(
-        "SELECT n FROM messages WHERE (?1 IS NULL OR \"user\" = ?1) AND (?2 IS NULL OR status = ?2) "
-        "AND (?3 IS NULL OR n < ?3) ORDER BY n DESC LIMIT ?4");
+        "SELECT n FROM messages WHERE (CAST(?1 AS TEXT) IS NULL OR \"user\" = ?1) "
+        "AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) AND (CAST(?3 AS BIGINT) IS NULL OR n < ?3) "
+        "ORDER BY n DESC LIMIT ?4");  // the casts tell PostgreSQL each parameter's type
     st.bind(1, q.user);
     if (q.status) st.bind(2, name_of(*q.status));
     st.bind(3, q.before).bind(4, static_cast<std::int64_t>(q.limit) + 1);

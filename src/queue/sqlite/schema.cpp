@@ -172,32 +172,4 @@ void prepare_schema(Db& db) {
     }
 }
 
-void recover_in_flight(Db& db, Millis now) {
-    db.exec("BEGIN IMMEDIATE");
-    try {
-        std::vector<std::int64_t> touched;
-        auto& asked = db.prepare(
-            "SELECT message, position, rcpt, asked FROM recipients WHERE in_flight = 1 AND asked IS NOT NULL");
-        struct Asked {
-            std::int64_t message, position;
-            std::string rcpt, asked;
-        };
-        std::vector<Asked> rows;
-        while (asked.step()) rows.push_back({asked.integer(0), asked.integer(1), asked.text(2), asked.text(3)});
-        asked.reset();
-        for (const auto& r : rows) {
-            const RcptStatus status = r.asked == "cancel" ? RcptStatus::cancelled : RcptStatus::held;
-            set_recipient_status(db, r.message, r.position, status, now);
-            add_event(db, now, name_of(status), r.message, r.rcpt, std::nullopt);
-            touched.push_back(r.message);
-        }
-        db.prepare("UPDATE recipients SET in_flight = 0, asked = NULL WHERE in_flight = 1").run();
-        for (auto message : touched) refresh_message_status(db, message);
-        db.exec("COMMIT");
-    } catch (...) {
-        db.exec("ROLLBACK");
-        throw;
-    }
-}
-
 }  // namespace haineko::queue::sqlite

@@ -9,9 +9,5 @@ namespace haineko::queue::sqlite {
 // file is not a queue of a version this program knows.
 void prepare_schema(Db& db);
 
-// Deliveries in flight when the process died are due again: their recipients are no
-// longer in flight; one whose cancel or hold was asked for meanwhile is now cancelled or
-// held (the attempt did not finish, so it did not succeed).
-void recover_in_flight(Db& db, Millis now);
 
 }  // namespace haineko::queue::sqlite

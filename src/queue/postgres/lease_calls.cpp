@@ -1,0 +1,39 @@
+#include "queue/postgres/lease_calls.hpp"
+
+#include <algorithm>
+
+namespace haineko::queue::postgres {
+
+std::vector<DueRecipient> claim_due(sql::Db& db, const std::string& node, Millis now, Millis lease_until, int limit) {
+    auto& st = db.prepare(
+        "WITH due AS (SELECT message, position FROM recipients "
+        "  WHERE (in_flight = 0 AND status IN ('queued', 'deferred') AND next_attempt_at <= ?1) "
+        "     OR (in_flight = 1 AND lease_until < ?1) "
+        "  ORDER BY next_attempt_at LIMIT ?2 FOR UPDATE SKIP LOCKED) "
+        "UPDATE recipients r SET in_flight = 1, lease_node = ?3, lease_until = ?4 FROM due, messages m "
+        "WHERE r.message = due.message AND r.position = due.position AND m.n = r.message "
+        "RETURNING r.message, m.id, r.rcpt, r.attempts, m.created_at, r.next_attempt_at");
+    st.bind(1, now).bind(2, std::int64_t{limit}).bind(3, node).bind(4, lease_until);
+    struct Row {
+        DueRecipient due;
+        Millis at;
+    };
+    std::vector<Row> rows;
+    while (st.step())
+        rows.push_back({{st.integer(0), st.text(1), st.text(2), static_cast<int>(st.integer(3)), st.integer(4)},
+                        st.integer(5)});
+    st.reset();
+    // RETURNING keeps no order: the scheduler groups by message, oldest due first.
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.at < b.at; });
+    std::vector<DueRecipient> due;
+    for (auto& r : rows) due.push_back(std::move(r.due));
+    return due;
+}
+
+std::int64_t renew_leases(sql::Db& db, const std::string& node, Millis lease_until) {
+    auto& st = db.prepare("UPDATE recipients SET lease_until = ?2 WHERE in_flight = 1 AND lease_node = ?1");
+    st.bind(1, node).bind(2, lease_until).run();
+    return db.changes();
+}
+
+}  // namespace haineko::queue::postgres

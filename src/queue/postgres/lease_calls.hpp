@@ -1,0 +1,22 @@
+// What several nodes sharing one queue do differently from one process: a claim is a
+// lease (this node, until when), taken with FOR UPDATE SKIP LOCKED so that nodes never
+// wait for each other's rows; a lease that ran out (its node died) is due again; a live
+// node keeps renewing its own.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "queue/records.hpp"
+#include "queue/sql/db.hpp"
+
+namespace haineko::queue::postgres {
+
+// Up to limit recipients due at now (or whose lease ran out), leased to node until
+// lease_until, oldest due first.
+std::vector<DueRecipient> claim_due(sql::Db& db, const std::string& node, Millis now, Millis lease_until, int limit);
+
+// Moves the end of every lease node holds to lease_until; returns how many.
+std::int64_t renew_leases(sql::Db& db, const std::string& node, Millis lease_until);
+
+}  // namespace haineko::queue::postgres

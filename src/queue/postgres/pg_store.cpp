@@ -1,0 +1,112 @@
+// The shared queue on PostgreSQL: the same statements as the SQLite store (queue/sql),
+// claims as leases of this node (lease_calls), a thread that renews them while the node
+// lives, and connections that are made again when the database comes back.
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "queue/postgres/lease_calls.hpp"
+#include "queue/postgres/pg_schema.hpp"
+#include "queue/sql/delivery_calls.hpp"
+#include "queue/sql/sql_store.hpp"
+#include "queue/store.hpp"
+
+namespace haineko::queue {
+
+namespace {
+
+using sql::Db;
+
+// A lease outlives any pause of a live node's renewals by far; a dead node's work is due
+// again within this long.
+constexpr Millis kLease = 60'000;
+constexpr auto kRenewEvery = std::chrono::seconds(10);
+
+Millis wall_millis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+sql::Dialect dialect(const std::string& url, bool read) {
+    sql::Dialect d;
+    d.begin_write = "BEGIN";
+    // One snapshot for a whole batch of reads, which never takes a lock.
+    d.begin_read = read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
+    d.reconnect = [url] { return std::make_unique<postgres::Db>(url); };
+    return d;
+}
+
+// Renews this node's leases on a connection of its own, so that a node busy with long
+// deliveries (which claims nothing meanwhile) keeps them.
+class LeaseKeeper {
+public:
+    LeaseKeeper(std::string url, std::string node) : url_(std::move(url)), node_(std::move(node)), thread_([this] { serve(); }) {}
+    ~LeaseKeeper() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
+    }
+
+private:
+    void serve() {
+        std::unique_ptr<postgres::Db> db;
+        std::unique_lock lock(mutex_);
+        while (!wake_.wait_for(lock, kRenewEvery, [this] { return stopping_; })) {
+            lock.unlock();
+            try {
+                if (!db || !db->connected()) db = std::make_unique<postgres::Db>(url_);
+                postgres::renew_leases(*db, node_, wall_millis() + kLease);
+            } catch (const std::exception&) {
+                db.reset();  // the database is away: the next turn connects again
+            }
+            lock.lock();
+        }
+    }
+
+    std::string url_, node_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+class PostgresStore final : public sql::SqlStore {
+public:
+    PostgresStore(const std::string& url, const std::string& node, std::unique_ptr<postgres::Db> writer,
+                  std::unique_ptr<postgres::Db> reader)
+        : SqlStore(std::move(writer), std::move(reader), dialect(url, false), dialect(url, true), claims(node)),
+          keeper_(url, node) {}
+
+private:
+    static sql::Claims claims(const std::string& node) {
+        return sql::Claims{[node](Db& db, Millis now, int limit) {
+                               return postgres::claim_due(db, node, now, now + kLease, limit);
+                           },
+                           // Other nodes' leases run out unannounced: the scheduler's
+                           // look every second finds them.
+                           [](Db& db) { return sql::next_due(db); }};
+    }
+
+    LeaseKeeper keeper_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_postgres_store(const StoreOptions& options) {
+    try {
+        auto writer = std::make_unique<postgres::Db>(options.url);
+        postgres::prepare_schema(*writer);
+        // This node's claims from before a restart: nobody else will finish them.
+        sql::recover_in_flight(*writer, wall_millis(), options.node_id, "BEGIN");
+        auto reader = std::make_unique<postgres::Db>(options.url);
+        return std::make_unique<PostgresStore>(options.url, options.node_id, std::move(writer), std::move(reader));
+    } catch (const sql::Error& e) {
+        throw StoreUnavailable(std::string("PostgreSQL: ") + e.what());
+    }
+}
+
+}  // namespace haineko::queue

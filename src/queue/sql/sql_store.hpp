@@ -1,0 +1,128 @@
+// A queue store on any SQL database of the statement interface: every call that writes
+// is a job for the writing Committer's thread (group commit); the calls that only read go
+// to a second connection on its own thread, so that a long read never delays a commit.
+// How due work is claimed is the database's own (SQLite: one process's in-flight mark;
+// PostgreSQL: a node's lease).
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "queue/sql/committer.hpp"
+#include "queue/sql/delivery_calls.hpp"
+#include "queue/sql/message_calls.hpp"
+#include "queue/sql/webhook_calls.hpp"
+#include "queue/store.hpp"
+
+namespace haineko::queue::sql {
+
+struct Claims {
+    std::function<std::vector<DueRecipient>(Db&, Millis now, int limit)> claim_due;
+    std::function<std::optional<Millis>(Db&)> next_due;
+};
+
+class SqlStore : public Store {
+public:
+    SqlStore(std::unique_ptr<Db> writer, std::unique_ptr<Db> reader, const Dialect& write_dialect,
+             const Dialect& read_dialect, Claims claims)
+        : committer_(std::move(writer), Committer::Mode::write, write_dialect),
+          reader_(std::move(reader), Committer::Mode::read, read_dialect),
+          claims_(std::move(claims)) {}
+
+    // Each call is a named lambda: GCC 12 mishandles lambda temporaries with captures in a
+    // co_await expression.
+    StoreStats stats() const override { return StoreStats{committer_.jobs(), committer_.batches()}; }
+
+    boost::asio::awaitable<Enqueued> enqueue(NewMessage message, std::optional<IdempotencyClaim> claim) override {
+        auto call = [m = std::move(message), c = std::move(claim)](Db& db) { return sql::enqueue_message(db, m, c); };
+        co_return co_await committer_.run<Enqueued>(std::move(call));
+    }
+
+    boost::asio::awaitable<std::optional<MessageState>> find(std::string id, std::optional<std::string> user) override {
+        auto call = [id = std::move(id), user = std::move(user)](Db& db) { return sql::find_message(db, id, user); };
+        co_return co_await reader_.run<std::optional<MessageState>>(std::move(call));
+    }
+
+    boost::asio::awaitable<MessagePage> list(ListQuery query) override {
+        auto call = [q = std::move(query)](Db& db) { return sql::list_messages(db, q); };
+        co_return co_await reader_.run<MessagePage>(std::move(call));
+    }
+
+    boost::asio::awaitable<ActResult> act(std::string id, std::optional<std::string> user, Action action,
+                                   Millis now) override {
+        auto call = [id = std::move(id), user = std::move(user), action, now](Db& db) {
+            return sql::act_on_message(db, id, user, action, now);
+        };
+        co_return co_await committer_.run<ActResult>(std::move(call));
+    }
+
+    boost::asio::awaitable<QueueCounts> counts() override {
+        auto call = [](Db& db) { return sql::count_queue(db); };
+        co_return co_await reader_.run<QueueCounts>(std::move(call));
+    }
+
+    boost::asio::awaitable<std::int64_t> retry_all(Millis now) override {
+        auto call = [now](Db& db) { return sql::retry_all_deferred(db, now); };
+        co_return co_await committer_.run<std::int64_t>(std::move(call));
+    }
+
+    boost::asio::awaitable<EventPage> events(std::int64_t after, int limit) override {
+        auto call = [after, limit](Db& db) { return sql::read_events(db, after, limit); };
+        co_return co_await reader_.run<EventPage>(std::move(call));
+    }
+
+    boost::asio::awaitable<std::vector<DueRecipient>> claim_due(Millis now, int limit) override {
+        auto call = [this, now, limit](Db& db) { return claims_.claim_due(db, now, limit); };
+        co_return co_await committer_.run<std::vector<DueRecipient>>(std::move(call));
+    }
+
+    boost::asio::awaitable<std::optional<Millis>> next_due() override {
+        auto call = [this](Db& db) { return claims_.next_due(db); };
+        co_return co_await committer_.run<std::optional<Millis>>(std::move(call));
+    }
+
+    boost::asio::awaitable<std::optional<NewMessage>> load(std::int64_t message) override {
+        auto call = [message](Db& db) { return sql::load_message(db, message); };
+        co_return co_await committer_.run<std::optional<NewMessage>>(std::move(call));
+    }
+
+    boost::asio::awaitable<void> settle(std::vector<Outcome> outcomes, std::vector<Bounce> bounces, Millis now) override {
+        auto call = [o = std::move(outcomes), b = std::move(bounces), now](Db& db) {
+            sql::settle(db, o, b, now);
+            return Done{};
+        };
+        co_await committer_.run<Done>(std::move(call));
+    }
+
+    boost::asio::awaitable<int> fan_out_webhooks(std::vector<WebhookTarget> targets, Millis now, int limit) override {
+        auto call = [t = std::move(targets), now, limit](Db& db) { return sql::fan_out_webhooks(db, t, now, limit); };
+        co_return co_await committer_.run<int>(std::move(call));
+    }
+
+    boost::asio::awaitable<std::vector<WebhookJob>> claim_webhooks(Millis now, Millis lease, int limit) override {
+        auto call = [now, lease, limit](Db& db) { return sql::claim_webhooks(db, now, lease, limit); };
+        co_return co_await committer_.run<std::vector<WebhookJob>>(std::move(call));
+    }
+
+    boost::asio::awaitable<void> settle_webhook(std::int64_t n, std::optional<Millis> next_attempt_at) override {
+        auto call = [n, next_attempt_at](Db& db) {
+            sql::settle_webhook(db, n, next_attempt_at);
+            return Done{};
+        };
+        co_await committer_.run<Done>(std::move(call));
+    }
+
+protected:
+    // For a store's own calls beside the interface's (PostgreSQL renews its leases).
+    Committer& writer() { return committer_; }
+
+private:
+    struct Done {};
+
+    Committer committer_;
+    Committer reader_;
+    Claims claims_;
+};
+
+}  // namespace haineko::queue::sql

@@ -1,0 +1,93 @@
+// The queue store on PostgreSQL keeps the contract every store keeps
+// (tests/store/store_contract.hpp), against the fixture's real PostgreSQL 15; and what
+// only a shared store does: a migration that runs once, and leases.
+#include "pg_url.hpp"
+#include "queue/postgres/pg_db.hpp"
+#include "store_contract.hpp"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+namespace {
+constexpr const char* kNode = "node-a:2794";
+
+void empty_database() {
+    haineko::queue::postgres::Db db(test_url());
+    db.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+}
+}  // namespace
+
+std::unique_ptr<Store> open_store_under_test(bool fresh) {
+    if (fresh) empty_database();
+    return open_postgres_store({"", test_url(), kNode});
+}
+
+void forget_store_under_test() {}
+
+TEST(PgStore, AnotherNodesLeaseIsTakenOverOnlyOnceItRunsOut) {
+    empty_database();
+    auto a = open_postgres_store({"", test_url(), "node-a"});
+    auto b = open_postgres_store({"", test_url(), "node-b"});
+    await(a->enqueue(message("m", {"x@example.org", "y@example.org"}), std::nullopt));
+    const auto claimed = await(a->claim_due(kT0, 10));
+    ASSERT_EQ(claimed.size(), 2u);
+    EXPECT_TRUE(await(b->claim_due(kT0 + 1000, 10)).empty());  // node-a holds them
+    // node-a is gone (no settle, no renewal): once its lease ran out, node-b takes them.
+    a.reset();
+    EXPECT_TRUE(await(b->claim_due(kT0 + 30'000, 10)).empty());
+    const auto taken = await(b->claim_due(kT0 + 61'000, 10));
+    ASSERT_EQ(taken.size(), 2u);
+    Outcome o;
+    o.message = taken[0].message;
+    o.rcpt = taken[0].rcpt;
+    o.status = RcptStatus::delivered;
+    await(b->settle({o}, {}, kT0 + 62'000));
+    auto m = await(b->find("m", std::nullopt));
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->recipients[0].status, RcptStatus::delivered);
+    EXPECT_EQ(m->recipients[0].attempts, 1);
+}
+
+TEST(PgStore, ARestartedNodeTakesBackOnlyItsOwnClaims) {
+    empty_database();
+    auto a = open_postgres_store({"", test_url(), "node-a"});
+    auto b = open_postgres_store({"", test_url(), "node-b"});
+    await(a->enqueue(message("ma", {"x@example.org"}), std::nullopt));
+    ASSERT_EQ(await(a->claim_due(kT0, 1)).size(), 1u);
+    await(a->enqueue(message("mb", {"y@example.org"}), std::nullopt));
+    ASSERT_EQ(await(b->claim_due(kT0, 10)).size(), 1u);
+    a.reset();
+    a = open_postgres_store({"", test_url(), "node-a"});  // node-a restarts
+    const auto again = await(a->claim_due(kT0 + 1000, 10));
+    ASSERT_EQ(again.size(), 1u);  // its own; node-b's is still node-b's
+    EXPECT_EQ(again[0].id, "ma");
+}
+
+TEST(PgStore, NodesStartingTogetherMigrateOnce) {
+    empty_database();
+    std::vector<std::thread> nodes;
+    std::atomic<int> opened{0}, failed{0};
+    for (int i = 0; i < 4; ++i)
+        nodes.emplace_back([&, i] {
+            try {
+                auto s = open_postgres_store({"", test_url(), "node-" + std::to_string(i)});
+                ++opened;
+            } catch (const std::exception&) {
+                ++failed;
+            }
+        });
+    for (auto& t : nodes) t.join();
+    EXPECT_EQ(opened, 4);
+    EXPECT_EQ(failed, 0);
+    haineko::queue::postgres::Db db(test_url());
+    auto& versions = db.prepare("SELECT count(*), max(version) FROM haineko_schema");
+    ASSERT_TRUE(versions.step());
+    EXPECT_EQ(versions.integer(0), 1);
+    EXPECT_EQ(versions.integer(1), 1);
+}
+
+TEST(PgStore, ADatabaseThatIsNotThereIsUnavailable) {
+    EXPECT_THROW(open_postgres_store({"", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", "n"}),
+                 StoreUnavailable);
+}
