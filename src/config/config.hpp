@@ -107,8 +107,10 @@ struct Settings {
 
 // The durable queue (api-v1.md, "Configuration").
 struct QueueSettings {
-    std::string store = "sqlite";
+    std::string store = "sqlite";   // or "postgresql"
     std::string path;               // absolute; ROOT/var/queue.db unless queue.path says
+    std::string url;                // postgresql: the database (queue.store, or HAINEKO_QUEUE_URL)
+    std::string url_source;         // where the URL came from, for messages
     long long min_backoff = 300;    // seconds, as Postfix's minimal_backoff_time
     long long max_backoff = 4000;   // maximal_backoff_time
     long long max_lifetime = 432000;  // maximal_queue_lifetime: 5 days

@@ -5,6 +5,7 @@
 #include <boost/url/url.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <array>
 
 #include "config/reader.hpp"
@@ -25,13 +26,37 @@ YAML::Node section(const YAML::Node& top, const char* name, const std::string& f
     return n;
 }
 
+bool is_postgres_url(const std::string& text) {
+    auto url = boost::urls::parse_absolute_uri(text);
+    return url && (url->scheme() == "postgresql" || url->scheme() == "postgres");
+}
+
+// HAINEKO_QUEUE_URL names a shared queue for nodes whose haineko.cf is the same file
+// everywhere; it wins over queue.store.
+void take_queue_url_from_environment(QueueSettings& q, const std::string& file) {
+    const char* env = std::getenv("HAINEKO_QUEUE_URL");
+    if (!env || !*env) return;
+    if (!is_postgres_url(env))
+        throw ConfigError(file, 0, "HAINEKO_QUEUE_URL must be a postgresql:// URL");
+    q.store = "postgresql";
+    q.url = env;
+    q.url_source = "HAINEKO_QUEUE_URL";
+}
+
 void load_queue(Config& config, const YAML::Node& node, const std::string& file) {
     QueueSettings& q = config.queue;
     q.path = config.options.root + "/var/queue.db";
-    if (!node.IsMap()) return;
+    if (!node.IsMap()) return take_queue_url_from_environment(q, file);
     Reader r(file, node);
-    q.store = r.text("store", "sqlite");
-    if (q.store != "sqlite") r.fail(r.node("store"), "queue.store must be 'sqlite' (the only store of this build)");
+    const std::string store = r.text("store", "sqlite");
+    if (is_postgres_url(store)) {
+        q.store = "postgresql";
+        q.url = store;
+        q.url_source = "queue.store";
+    } else if (store != "sqlite") {
+        r.fail(r.node("store"), "queue.store must be 'sqlite' or a postgresql://user:password@host:port/database URL");
+    }
+    take_queue_url_from_environment(q, file);
     const std::string path = r.text("path", "var/queue.db");
     if (path.empty()) r.fail(r.node("path"), "queue.path must not be empty");
     q.path = path[0] == '/' ? path : config.options.root + "/" + path;
@@ -96,7 +121,7 @@ std::string url_for_conf(const std::string& text) {
 
 boost::json::object queue_conf_json(const Config& config) {
     const QueueSettings& q = config.queue;
-    boost::json::object queue{{"store", q.store},           {"path", q.path},
+    boost::json::object queue{{"store", q.store},           {"path", q.path}, {"url", url_for_conf(q.url)},
                               {"min_backoff", q.min_backoff}, {"max_backoff", q.max_backoff},
                               {"max_lifetime", q.max_lifetime}, {"bounce", q.bounce ? 1 : 0},
                               {"max_concurrency", q.max_concurrency}};

@@ -9,6 +9,8 @@
 namespace haineko::queue {
 
 std::unique_ptr<Store> open_store(const Config& config) {
+    if (config.queue.store == "postgresql")
+        return open_postgres_store(StoreOptions{"", config.queue.url, config.node_id});
     const std::filesystem::path path(config.queue.path);
     const std::filesystem::path default_dir = std::filesystem::path(config.options.root) / "var";
     std::error_code ec;

@@ -40,7 +40,8 @@ STOP_TIMEOUT = 10
 START_TIMEOUT = 15
 
 # Variables of the caller that would change what the server reads.
-_SCRUBBED_ENV = ("HAINEKO_ROOT", "HAINEKO_CONF", "HAINEKO_AUTH", "HAINEKO_DEBUG", "HOSTNAME", "SERVER_NAME")
+_SCRUBBED_ENV = ("HAINEKO_ROOT", "HAINEKO_CONF", "HAINEKO_AUTH", "HAINEKO_DEBUG", "HAINEKO_QUEUE_URL", "HOSTNAME",
+                 "SERVER_NAME")
 
 
 def require_binary():

@@ -5,6 +5,9 @@
                               create a role and a database, write the URL to DIR/url
     pg_fixture.py stop DIR    stop it (fast) and remove DIR
 
+The integration tests import it: start(DIR), stop_server(DIR) and start_server(DIR) (the
+same data and port, for a database that goes away and comes back), stop(DIR).
+
 PostgreSQL refuses to run as root: as root, the cluster belongs to and runs as "nobody"
 (DIR is made theirs). The binaries come from Debian's postgresql-15; a missing one is an
 error (the tests that need it fail, never skip). fsync stays on: the store's durability is
@@ -69,14 +72,13 @@ def start(state):
         raise SystemExit("pg_fixture: initdb failed:\n" + init.stdout + init.stderr)
     for attempt in range(5):
         port = free_port()
-        options = "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" % (port, state)
-        run = as_owner([BIN + "/pg_ctl", "-D", data, "-o", options, "-l", os.path.join(state, "log"), "-w", "-t",
-                        "60", "start"])
+        with open(os.path.join(state, "port"), "w") as f:
+            f.write("%d\n" % port)
+        run = pg_ctl_start(state)
         if run.returncode == 0:
             break
     else:
-        log = open(os.path.join(state, "log")).read()[-3000:] if os.path.exists(os.path.join(state, "log")) else ""
-        raise SystemExit("pg_fixture: the server did not start:\n" + run.stdout + run.stderr + log)
+        raise SystemExit("pg_fixture: the server did not start:\n" + run.stdout + run.stderr + log_tail(state))
     env = dict(os.environ, PGPASSWORD=PASSWORD)
     made = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres", "-v",
                            "ON_ERROR_STOP=1", "-c", "CREATE DATABASE %s" % DATABASE], capture_output=True, text=True,
@@ -87,6 +89,36 @@ def start(state):
     with open(os.path.join(state, "url"), "w") as f:
         f.write(url + "\n")
     print(url)
+
+
+def log_tail(state):
+    path = os.path.join(state, "log")
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        return f.read()[-3000:]
+
+
+def pg_ctl_start(state):
+    with open(os.path.join(state, "port")) as f:
+        port = int(f.read())
+    options = "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" % (port, state)
+    return as_owner([BIN + "/pg_ctl", "-D", os.path.join(state, "data"), "-o", options, "-l",
+                     os.path.join(state, "log"), "-w", "-t", "60", "start"])
+
+
+def stop_server(state):
+    """Stops the server (fast: connections are cut), keeping its data and port."""
+    run = as_owner([BIN + "/pg_ctl", "-D", os.path.join(state, "data"), "-m", "fast", "-w", "-t", "60", "stop"])
+    if run.returncode != 0:
+        raise RuntimeError("pg_fixture: stop failed: " + run.stdout + run.stderr)
+
+
+def start_server(state):
+    """Starts it again on the same data and port."""
+    run = pg_ctl_start(state)
+    if run.returncode != 0:
+        raise RuntimeError("pg_fixture: start failed: " + run.stdout + run.stderr + log_tail(state))
 
 
 def stop(state):

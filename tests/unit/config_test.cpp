@@ -661,6 +661,28 @@ TEST(QueueSettings, ReadsEverySection) {
     EXPECT_FALSE(r.max_backoff);
 }
 
+TEST(QueueSettings, APostgresqlUrlFromTheFileOrTheEnvironment) {
+    TempDir dir;
+    dir.write("etc/haineko.cf", "queue:\n  store: 'postgresql://q:secret@db.example:5432/haineko'\n");
+    ::unsetenv("HAINEKO_QUEUE_URL");
+    auto c = load_config(options_for(dir));
+    EXPECT_EQ(c->queue.store, "postgresql");
+    EXPECT_EQ(c->queue.url, "postgresql://q:secret@db.example:5432/haineko");
+    const std::string shown = boost::json::serialize(c->conf_data);
+    EXPECT_EQ(shown.find("secret"), std::string::npos) << shown;
+    EXPECT_NE(shown.find("postgresql://q:********@db.example:5432/haineko"), std::string::npos) << shown;
+    ::setenv("HAINEKO_QUEUE_URL", "postgres://other@db2.example/q", 1);
+    c = load_config(options_for(dir));
+    EXPECT_EQ(c->queue.url, "postgres://other@db2.example/q");
+    EXPECT_EQ(c->queue.url_source, "HAINEKO_QUEUE_URL");
+    dir.write("etc/haineko.cf", "smtpd:\n  hostname: 'x.example.jp'\n");  // no queue section at all
+    c = load_config(options_for(dir));
+    EXPECT_EQ(c->queue.store, "postgresql");
+    ::setenv("HAINEKO_QUEUE_URL", "mysql://nope", 1);
+    EXPECT_NE(config_error(options_for(dir)).find("HAINEKO_QUEUE_URL must be a postgresql:// URL"), std::string::npos);
+    ::unsetenv("HAINEKO_QUEUE_URL");
+}
+
 TEST(QueueSettings, BadValuesNameTheirLine) {
     TempDir dir;
     dir.write("etc/haineko.cf", "queue:\n  min_backoff: soon\n");

@@ -10,9 +10,15 @@ constexpr Oid kByteaOid = 17;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+// libpq's messages run over several lines; a log line is one.
 std::string trimmed_message(const char* text) {
-    std::string s = text ? text : "";
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    std::string s;
+    for (const char* p = text ? text : ""; *p; ++p) {
+        const bool space = *p == '\n' || *p == '\t' || *p == '\r' || *p == ' ';
+        if (space && (s.empty() || s.back() == ' ')) continue;
+        s += space ? ' ' : *p;
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
     return s;
 }
 

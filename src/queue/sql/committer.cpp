@@ -86,12 +86,25 @@ bool Committer::connection_ready() {
     return db_ != nullptr;
 }
 
+// A connection that went stale while idle (the database restarted) is found out by the
+// batch's first statement, before anything of the batch ran: it is made again and the
+// batch begins once more, so that no caller hears of a restart that is over.
+void Committer::begin_batch() {
+    if (!connection_ready()) throw Error(true, "no connection to the database");
+    const std::string& begin = mode_ == Mode::write ? dialect_.begin_write : dialect_.begin_read;
+    try {
+        db_->exec(begin);
+    } catch (const Error& e) {
+        if (!e.unavailable() || db_->connected() || !dialect_.reconnect || !connection_ready()) throw;
+        db_->exec(begin);
+    }
+}
+
 void Committer::run_batch(std::vector<Job>& batch) {
     std::vector<std::exception_ptr> errors(batch.size());
     std::exception_ptr batch_error;
     try {
-        if (!connection_ready()) throw Error(true, "no connection to the database");
-        db_->exec(mode_ == Mode::write ? dialect_.begin_write : dialect_.begin_read);
+        begin_batch();
         for (size_t i = 0; i < batch.size(); ++i) {
             db_->exec("SAVEPOINT job");
             try {

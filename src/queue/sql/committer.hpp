@@ -96,6 +96,7 @@ private:
     void serve();
     void run_batch(std::vector<Job>& batch);
     bool connection_ready();
+    void begin_batch();
 
     std::unique_ptr<Db> db_;
     Mode mode_;
