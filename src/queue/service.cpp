@@ -36,9 +36,11 @@ QueueService::QueueService(Runtime& runtime, const Config& config) : store_(open
     WebhookSender* w = webhooks_.get();
     boost::asio::post(first.ctx, [w] { w->start(); });
     first.on_stop.push_back([w] { w->stop(); });
+    store_->on_new_work([this] { wake(); });
 }
 
 QueueService::~QueueService() {
+    store_->on_new_work(nullptr);  // no wake-up may reach the schedulers, gone next
     // How well commits were shared over this run: a figure for tuning, said once at exit.
     const StoreStats st = store_->stats();
     spdlog::info("queue store: {} calls in {} commits", st.calls, st.commits);

@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -37,6 +38,11 @@ public:
     virtual ~Store() = default;
 
     virtual StoreStats stats() const = 0;
+
+    // wake (callable from any thread) is called when another process made work due (a
+    // shared store); a store that is not shared never calls it. A null wake stops the
+    // calls: none is under way once this returns.
+    virtual void on_new_work(std::function<void()> wake) { (void)wake; }
 
     // Keeps a new message with its recipients (queued, due at send_at or now) and its
     // "accepted" event. With a claim, a request already seen for the same user and key

@@ -6,6 +6,7 @@
 #include "store_contract.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -85,6 +86,27 @@ TEST(PgStore, NodesStartingTogetherMigrateOnce) {
     ASSERT_TRUE(versions.step());
     EXPECT_EQ(versions.integer(0), 1);
     EXPECT_EQ(versions.integer(1), 1);
+}
+
+TEST(PgStore, ANodeHearsOfWorkAnotherNodeAccepted) {
+    empty_database();
+    auto a = open_postgres_store({"", test_url(), "node-a"});
+    auto b = open_postgres_store({"", test_url(), "node-b"});
+    std::atomic<int> woken{0};
+    a->on_new_work([&] { ++woken; });
+    const auto until = [&](int n) {
+        for (int i = 0; i < 100 && woken < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return woken.load();
+    };
+    ASSERT_GE(until(1), 1);  // once listening: work may have come before
+    const int before = woken;
+    await(b->enqueue(message("m", {"x@example.org"}), std::nullopt));
+    EXPECT_GT(until(before + 1), before);
+    a->on_new_work(nullptr);  // stops: no call after this returns
+    const int stopped = woken;
+    await(b->enqueue(message("m2", {"y@example.org"}), std::nullopt));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(woken, stopped);
 }
 
 TEST(PgStore, ADatabaseThatIsNotThereIsUnavailable) {

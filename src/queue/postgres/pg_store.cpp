@@ -8,6 +8,7 @@
 
 #include "queue/postgres/lease_calls.hpp"
 #include "queue/postgres/pg_schema.hpp"
+#include "queue/postgres/wake_listener.hpp"
 #include "queue/sql/delivery_calls.hpp"
 #include "queue/sql/sql_store.hpp"
 #include "queue/store.hpp"
@@ -79,7 +80,12 @@ public:
     PostgresStore(const std::string& url, const std::string& node, std::unique_ptr<postgres::Db> writer,
                   std::unique_ptr<postgres::Db> reader)
         : SqlStore(std::move(writer), std::move(reader), dialect(url, false), dialect(url, true), claims(node)),
-          keeper_(url, node) {}
+          url_(url), keeper_(url, node) {}
+
+    void on_new_work(std::function<void()> wake) override {
+        listener_.reset();
+        if (wake) listener_ = std::make_unique<postgres::WakeListener>(url_, std::move(wake));
+    }
 
 private:
     static sql::Claims claims(const std::string& node) {
@@ -88,10 +94,13 @@ private:
                            },
                            // Other nodes' leases run out unannounced: the scheduler's
                            // look every second finds them.
-                           [](Db& db) { return sql::next_due(db); }};
+                           [](Db& db) { return sql::next_due(db); },
+                           [](Db& db) { db.exec(std::string("NOTIFY ") + postgres::kWakeChannel); }};
     }
 
+    std::string url_;
     LeaseKeeper keeper_;
+    std::unique_ptr<postgres::WakeListener> listener_;
 };
 
 }  // namespace

@@ -20,6 +20,9 @@ namespace haineko::queue::sql {
 struct Claims {
     std::function<std::vector<DueRecipient>(Db&, Millis now, int limit)> claim_due;
     std::function<std::optional<Millis>(Db&)> next_due;
+    // In the transaction that made work due (a new message, a retry or release): tells
+    // the other processes (PostgreSQL: NOTIFY, heard at the commit). Null: nobody to tell.
+    std::function<void(Db&)> announce;
 };
 
 class SqlStore : public Store {
@@ -35,7 +38,11 @@ public:
     StoreStats stats() const override { return StoreStats{committer_.jobs(), committer_.batches()}; }
 
     boost::asio::awaitable<Enqueued> enqueue(NewMessage message, std::optional<IdempotencyClaim> claim) override {
-        auto call = [m = std::move(message), c = std::move(claim)](Db& db) { return sql::enqueue_message(db, m, c); };
+        auto call = [this, m = std::move(message), c = std::move(claim)](Db& db) {
+            Enqueued e = sql::enqueue_message(db, m, c);
+            if (e.kind == Enqueued::Kind::stored) announce(db);
+            return e;
+        };
         co_return co_await committer_.run<Enqueued>(std::move(call));
     }
 
@@ -51,8 +58,10 @@ public:
 
     boost::asio::awaitable<ActResult> act(std::string id, std::optional<std::string> user, Action action,
                                    Millis now) override {
-        auto call = [id = std::move(id), user = std::move(user), action, now](Db& db) {
-            return sql::act_on_message(db, id, user, action, now);
+        auto call = [this, id = std::move(id), user = std::move(user), action, now](Db& db) {
+            ActResult r = sql::act_on_message(db, id, user, action, now);
+            if (action == Action::retry || action == Action::release) announce(db);
+            return r;
         };
         co_return co_await committer_.run<ActResult>(std::move(call));
     }
@@ -63,7 +72,11 @@ public:
     }
 
     boost::asio::awaitable<std::int64_t> retry_all(Millis now) override {
-        auto call = [now](Db& db) { return sql::retry_all_deferred(db, now); };
+        auto call = [this, now](Db& db) {
+            const std::int64_t n = sql::retry_all_deferred(db, now);
+            if (n > 0) announce(db);
+            return n;
+        };
         co_return co_await committer_.run<std::int64_t>(std::move(call));
     }
 
@@ -113,12 +126,12 @@ public:
         co_await committer_.run<Done>(std::move(call));
     }
 
-protected:
-    // For a store's own calls beside the interface's (PostgreSQL renews its leases).
-    Committer& writer() { return committer_; }
-
 private:
     struct Done {};
+
+    void announce(Db& db) {
+        if (claims_.announce) claims_.announce(db);
+    }
 
     Committer committer_;
     Committer reader_;
