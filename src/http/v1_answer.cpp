@@ -53,10 +53,18 @@ json::object counts_json(const QueueCounts& c) {
     for (const auto& r : c.by_route)
         routes.push_back(json::object{
             {"mailer", r.mailer}, {"host", r.host}, {"pending", r.pending}, {"oldest_at", rfc3339(r.oldest_at)}});
-    return {{"pending", c.pending},
-            {"by_status", json::object{{"queued", c.queued}, {"deferred", c.deferred}, {"held", c.held}}},
-            {"by_route", std::move(routes)},
-            {"oldest_at", time_or_null(c.oldest_at)}};
+    json::object out{{"pending", c.pending},
+                     {"by_status", json::object{{"queued", c.queued}, {"deferred", c.deferred}, {"held", c.held}}},
+                     {"by_route", std::move(routes)},
+                     {"oldest_at", time_or_null(c.oldest_at)}};
+    // Our addition, for a shared queue only: the contract's shape stays as it is otherwise.
+    if (c.in_flight) {
+        json::array nodes;
+        for (const auto& n : *c.in_flight)
+            nodes.push_back(json::object{{"node", n.node}, {"recipients", n.recipients}, {"lease_until", rfc3339(n.lease_until)}});
+        out["in_flight"] = std::move(nodes);
+    }
+    return out;
 }
 
 Response v1_response(http::status status, const json::value& body, const Request& request) {

@@ -152,12 +152,21 @@ struct RouteCount {
     Millis oldest_at = 0;
 };
 
+// The recipients one node of a shared store has in flight, and the latest end of its leases.
+struct NodeLease {
+    std::string node;
+    std::int64_t recipients = 0;
+    Millis lease_until = 0;
+};
+
 struct QueueCounts {
     std::int64_t pending = 0;  // messages
     std::int64_t queued = 0, deferred = 0, held = 0;  // recipients
     std::vector<RouteCount> by_route;
     std::optional<Millis> oldest_at;
     std::int64_t webhook_backlog = 0;  // events not yet posted to a webhook (for /metrics)
+    // A shared store only (the API shows it then): who holds what, by node.
+    std::optional<std::vector<NodeLease>> in_flight;
 };
 
 // The retry, hold, release and cancel actions of the API.

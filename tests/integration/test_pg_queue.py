@@ -11,7 +11,7 @@ import time
 import unittest
 
 from harness import HOSTNAME, HainekoTestCase
-from peers import AioPeer, wait_for
+from peers import STALL, AioPeer, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import pg_fixture  # noqa: E402
@@ -29,7 +29,7 @@ class SharedQueue(HainekoTestCase):
         cls.addClassCleanup(pg_fixture.stop, cls.pg_dir)
         with open(os.path.join(cls.pg_dir, "url")) as f:
             cls.url = f.read().strip()
-        cls.peer = cls.class_peer(AioPeer())
+        cls.peer = cls.class_peer(AioPeer(rcpt_hook=lambda address, nth: STALL if address.startswith("slow@") else None))
         mailertable = {"default": {"mailer": "ESMTP", "host": "127.0.0.1", "port": cls.peer.port, "timeout": 5}}
         cf = {"smtpd": {"hostname": HOSTNAME}, "queue": {"store": cls.url, "min_backoff": 1, "max_backoff": 1}}
         cls.a = cls.make_server(etc={"haineko.cf": cf, "mailertable": mailertable})
@@ -63,6 +63,22 @@ class SharedQueue(HainekoTestCase):
         events = self.a.request("GET", "/v1/events?after=0&limit=1000").json["events"]
         seqs = [e["seq"] for e in events]
         self.assertEqual(seqs, sorted(set(seqs)), "one sequence for the whole cluster")
+
+    def test_queue_shows_who_holds_what(self):
+        resp = self.post(self.a, ["slow@example.jp"])  # the peer never answers its RCPT (timeout 5 s)
+        self.assertEqual(resp.status, 202, resp.body)
+        seen = {}
+
+        def held_by_a_node():
+            q = self.b.request("GET", "/v1/queue").json
+            seen["q"] = q
+            return any(n["recipients"] >= 1 for n in q.get("in_flight", []))
+
+        self.assertTrue(wait_for(held_by_a_node, 10, 0.1), seen.get("q"))
+        node = [n for n in seen["q"]["in_flight"] if n["recipients"] >= 1][0]
+        self.assertIn(node["node"], {"%s:%d" % (HOSTNAME, self.a.port), "%s:%d" % (HOSTNAME, self.b.port)})
+        self.assertRegex(node["lease_until"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertIn("in_flight", self.a.request("GET", "/v1/queue").json)  # the cluster, from any node
 
     def test_conf_shows_the_store_without_its_password(self):
         for node in (self.a, self.b):

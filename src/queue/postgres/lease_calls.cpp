@@ -30,6 +30,16 @@ std::vector<DueRecipient> claim_due(sql::Db& db, const std::string& node, Millis
     return due;
 }
 
+std::vector<NodeLease> in_flight_by_node(sql::Db& db) {
+    auto& st = db.prepare(
+        "SELECT lease_node, count(*), max(lease_until) FROM recipients WHERE in_flight = 1 "
+        "GROUP BY lease_node ORDER BY lease_node");
+    std::vector<NodeLease> out;
+    while (st.step()) out.push_back({st.text(0), st.integer(1), st.integer(2)});
+    st.reset();
+    return out;
+}
+
 std::int64_t renew_leases(sql::Db& db, const std::string& node, Millis lease_until) {
     auto& st = db.prepare("UPDATE recipients SET lease_until = ?2 WHERE in_flight = 1 AND lease_node = ?1");
     st.bind(1, node).bind(2, lease_until).run();

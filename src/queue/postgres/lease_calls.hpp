@@ -16,6 +16,9 @@ namespace haineko::queue::postgres {
 // lease_until, oldest due first.
 std::vector<DueRecipient> claim_due(sql::Db& db, const std::string& node, Millis now, Millis lease_until, int limit);
 
+// Recipients in flight by node, with the latest end of each node's leases.
+std::vector<NodeLease> in_flight_by_node(sql::Db& db);
+
 // Moves the end of every lease node holds to lease_until; returns how many.
 std::int64_t renew_leases(sql::Db& db, const std::string& node, Millis lease_until);
 

@@ -95,6 +95,7 @@ private:
                            // Other nodes' leases run out unannounced: the scheduler's
                            // look every second finds them.
                            [](Db& db) { return sql::next_due(db); },
+                           [](Db& db) { return postgres::in_flight_by_node(db); },
                            [](Db& db) { db.exec(std::string("NOTIFY ") + postgres::kWakeChannel); }};
     }
 

@@ -20,6 +20,8 @@ namespace haineko::queue::sql {
 struct Claims {
     std::function<std::vector<DueRecipient>(Db&, Millis now, int limit)> claim_due;
     std::function<std::optional<Millis>(Db&)> next_due;
+    // Who has what in flight, for the counts.
+    std::function<std::vector<NodeLease>(Db&)> in_flight;
     // In the transaction that made work due (a new message, a retry or release): tells
     // the other processes (PostgreSQL: NOTIFY, heard at the commit). Null: nobody to tell.
     std::function<void(Db&)> announce;
@@ -67,7 +69,11 @@ public:
     }
 
     boost::asio::awaitable<QueueCounts> counts() override {
-        auto call = [](Db& db) { return sql::count_queue(db); };
+        auto call = [this](Db& db) {
+            QueueCounts c = sql::count_queue(db);
+            if (claims_.in_flight) c.in_flight = claims_.in_flight(db);
+            return c;
+        };
         co_return co_await reader_.run<QueueCounts>(std::move(call));
     }
 
