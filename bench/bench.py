@@ -29,6 +29,7 @@ def main():
     p.add_argument("--only", help="run only scenarios whose name contains this")
     p.add_argument("--submit", action="store_true", help="only the /submit table")
     p.add_argument("--queue", action="store_true", help="only the queued table")
+    p.add_argument("--pg", action="store_true", help="the queued table also with the queue on PostgreSQL")
     p.add_argument("--smtp", action="store_true", help="only the SMTP intake table")
     p.add_argument("--smtp-messages", type=int, default=100000, help="smtp-source -m for Haineko and Haraka")
     p.add_argument("--postfix-smtp-messages", type=int, default=20000, help="smtp-source -m for Postfix")

@@ -1,6 +1,8 @@
 """The queued path: POST /v1/messages -> queue -> ESMTP -> smtp-sink, against Postfix, and a deep queue."""
 import json
 import os
+import re
+import sys
 import subprocess
 import threading
 import time
@@ -40,10 +42,12 @@ def postfix_anchor(args, workdir):
             "errors": count - relayed, "rss_mb": 0, "cpu_s_per_1k": 0, "smtp_conns": 0}
 
 
-def v1_scenario(args, workdir, connections=64):
-    """wrk POSTs /v1/messages for args.duration seconds; timed until every 202 is at the sink."""
+def v1_scenario(args, workdir, connections=64, pg_url=None):
+    """wrk POSTs /v1/messages for args.duration seconds; timed until every 202 is at the sink.
+    pg_url: the queue on that PostgreSQL instead of the SQLite file."""
     sink = Sink(workdir)
-    h = Haineko(args.binary, workdir, sink.port, sessions=args.sessions)
+    extra = f"queue:\n  store: '{pg_url}'\n" if pg_url else ""
+    h = Haineko(args.binary, workdir, sink.port, sessions=args.sessions, extra_cf=extra)
     body_file = os.path.join(workdir, "v1.json")
     with open(body_file, "wb") as f:
         f.write(v1_message())
@@ -58,16 +62,40 @@ def v1_scenario(args, workdir, connections=64):
         cpu = h.cpu_seconds() - cpu0
     finally:
         sessions = stop_both("v1", h, sink)
-    return {"name": f"v1-1rcpt-1KB-c{connections}", "conns": connections, "msgs_per_s": relayed / elapsed,
+    trips = round_trips(h)
+    if pg_url:
+        print(f"PostgreSQL: {trips} round trips for {relayed} messages ({trips / max(relayed, 1):.1f} per message), "
+              f"Haineko CPU {cpu / max(relayed, 1) * 1e6:.0f} us per message", flush=True)
+    return {"name": f"v1-1rcpt-1KB-c{connections}" + ("-pg" if pg_url else ""), "conns": connections,
+            "msgs_per_s": relayed / elapsed,
             "relayed": relayed, "accepted_per_s": accepted / accepted_in,
             "p50_ms": w.get("p50", 0) * 1000, "p99_ms": w.get("p99", 0) * 1000, "max_ms": w.get("max", 0) * 1000,
             "errors": w["non2xx"] + w["socket_errors"] + max(0, accepted - relayed),
             "rss_mb": h.peak_rss_kb / 1024, "cpu_s_per_1k": cpu / max(relayed, 1) * 1000, "smtp_conns": sessions}
 
 
+def round_trips(h):
+    """The store's round trips to PostgreSQL, from the line Haineko logs at exit (0 for SQLite)."""
+    with open(os.path.join(h.root, "haineko.log"), errors="replace") as f:
+        m = re.search(r"(\d+) round trips to the database", f.read())
+    return int(m.group(1)) if m else 0
+
+
 def table(args, workdir):
     rows = [median_row([postfix_anchor(args, workdir) for _ in range(args.runs)])]
     rows.append(median_row([v1_scenario(args, workdir) for _ in range(args.runs)]))
+    if args.pg:
+        # The same load with the queue on a local PostgreSQL 15 (fsync on), started for the run.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "tools"))
+        import pg_fixture
+        state = os.path.join(workdir, "pg")
+        pg_fixture.start(state)
+        try:
+            with open(os.path.join(state, "url")) as f:
+                url = f.read().strip()
+            rows.append(median_row([v1_scenario(args, workdir, pg_url=url) for _ in range(args.runs)]))
+        finally:
+            pg_fixture.stop(state)
     for r in rows:
         r["accepted_per_s"] = r.get("accepted_per_s", 0)
     return rows

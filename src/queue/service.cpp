@@ -43,7 +43,8 @@ QueueService::~QueueService() {
     store_->on_new_work(nullptr);  // no wake-up may reach the schedulers, gone next
     // How well commits were shared over this run: a figure for tuning, said once at exit.
     const StoreStats st = store_->stats();
-    spdlog::info("queue store: {} calls in {} commits", st.calls, st.commits);
+    spdlog::info("queue store: {} calls in {} commits{}", st.calls, st.commits,
+                 st.round_trips ? fmt::format(", {} round trips to the database", st.round_trips) : "");
 }
 
 void QueueService::wake() {

@@ -31,6 +31,7 @@ public:
 struct StoreStats {
     std::uint64_t calls = 0;
     std::uint64_t commits = 0;
+    std::uint64_t round_trips = 0;  // to a database server (PostgreSQL); 0 for a file
 };
 
 class Store {

@@ -1,5 +1,6 @@
 #include "queue/postgres/pg_db.hpp"
 
+#include <atomic>
 #include <cstdlib>
 
 namespace haineko::queue::postgres {
@@ -7,6 +8,8 @@ namespace haineko::queue::postgres {
 namespace {
 
 constexpr Oid kByteaOid = 17;
+
+std::atomic<std::uint64_t> requests{0};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -54,6 +57,8 @@ std::string numbered_parameters(std::string_view sql, int& count) {
     return out;
 }
 
+std::uint64_t round_trips() { return requests.load(std::memory_order_relaxed); }
+
 bool is_unavailable_state(std::string_view sqlstate) {
     if (sqlstate.size() != 5) return true;  // no server answer: the connection is gone
     const std::string_view cls = sqlstate.substr(0, 2);
@@ -93,6 +98,7 @@ Statement& Statement::bind_null(int index) { return set(index, std::nullopt, 0);
 
 void Statement::execute() {
     if (!prepared_) {
+        requests.fetch_add(1, std::memory_order_relaxed);
         PGresult* res = PQprepare(conn_, name_.c_str(), text_.c_str(), static_cast<int>(values_.size()), nullptr);
         const auto done = std::unique_ptr<PGresult, decltype(&PQclear)>(res, PQclear);
         check(conn_, res, text_);
@@ -104,6 +110,7 @@ void Statement::execute() {
         values[i] = values_[i] ? values_[i]->c_str() : nullptr;
         lengths[i] = values_[i] ? static_cast<int>(values_[i]->size()) : 0;
     }
+    requests.fetch_add(1, std::memory_order_relaxed);
     result_ = PQexecPrepared(conn_, name_.c_str(), static_cast<int>(values.size()), values.data(), lengths.data(),
                              formats_.data(), 0);
     check(conn_, result_, text_);
@@ -164,6 +171,7 @@ Db::~Db() {
 }
 
 void Db::exec(const std::string& sql) {
+    requests.fetch_add(1, std::memory_order_relaxed);
     PGresult* res = PQexec(conn_, sql.c_str());
     const auto done = std::unique_ptr<PGresult, decltype(&PQclear)>(res, PQclear);
     check(conn_, res, sql);

@@ -85,6 +85,10 @@ private:
     std::int64_t exec_changes_ = 0;
 };
 
+// Requests sent to the server by every connection of the process so far (each statement
+// run, prepared or executed): the store's round trips, for the bench.
+std::uint64_t round_trips();
+
 // Throws sql::Error for a result that is not a success (res may be null: no reply).
 void check(PGconn* conn, const PGresult* res, std::string_view what);
 

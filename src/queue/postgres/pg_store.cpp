@@ -82,6 +82,12 @@ public:
         : SqlStore(std::move(writer), std::move(reader), dialect(url, false), dialect(url, true), claims(node)),
           url_(url), keeper_(url, node) {}
 
+    StoreStats stats() const override {
+        StoreStats s = SqlStore::stats();
+        s.round_trips = postgres::round_trips();
+        return s;
+    }
+
     void on_new_work(std::function<void()> wake) override {
         listener_.reset();
         if (wake) listener_ = std::make_unique<postgres::WakeListener>(url_, std::move(wake));
