@@ -109,6 +109,50 @@ TEST(PgStore, ANodeHearsOfWorkAnotherNodeAccepted) {
     EXPECT_EQ(woken, stopped);
 }
 
+// The feed's race: an event committed late (a slow transaction of another node) must get
+// a number above every number a reader could have seen before it was committed.
+TEST(PgStore, AnEventCommittedLateIsNumberedAfterWhatWasSeen) {
+    empty_database();
+    auto store = open_postgres_store({"", test_url(), "node-a"});
+    await(store->enqueue(message("first", {"x@example.org"}), std::nullopt));
+    haineko::queue::postgres::Db slow(test_url());
+    slow.exec("BEGIN");
+    slow.exec("INSERT INTO events(at, type, message, rcpt, reply) SELECT 1, 'held', n, NULL, NULL FROM messages");
+    await(store->enqueue(message("second", {"y@example.org"}), std::nullopt));
+    const EventPage seen = await(store->events(0, 100));
+    ASSERT_EQ(seen.events.size(), 2u);  // the two accepted; the slow one is not committed
+    EXPECT_EQ(seen.events[1].id, "second");
+    slow.exec("COMMIT");
+    await(store->enqueue(message("third", {"z@example.org"}), std::nullopt));  // numbers what is there
+    const EventPage after = await(store->events(seen.next, 100));
+    ASSERT_EQ(after.events.size(), 2u) << "the late event was passed over";
+    EXPECT_EQ(after.events[0].type, "held");
+    EXPECT_GT(after.events[0].seq, seen.next);
+    EXPECT_EQ(after.events[1].id, "third");
+}
+
+TEST(PgStore, EventsOfSeveralNodesAreNumberedOnceInOneOrder) {
+    empty_database();
+    auto a = open_postgres_store({"", test_url(), "node-a"});
+    auto b = open_postgres_store({"", test_url(), "node-b"});
+    std::thread ta([&] {
+        for (int i = 0; i < 30; ++i) await(a->enqueue(message("a" + std::to_string(i), {"x@example.org"}), std::nullopt));
+    });
+    std::thread tb([&] {
+        for (int i = 0; i < 30; ++i) await(b->enqueue(message("b" + std::to_string(i), {"x@example.org"}), std::nullopt));
+    });
+    ta.join();
+    tb.join();
+    const EventPage page = await(b->events(0, 1000));
+    ASSERT_EQ(page.events.size(), 60u);
+    for (std::size_t i = 1; i < page.events.size(); ++i) EXPECT_LT(page.events[i - 1].seq, page.events[i].seq);
+    // Right after its 202 a message shows its event with its number.
+    const auto m = await(a->find("a29", std::nullopt));
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->events.size(), 1u);
+    EXPECT_GT(m->events[0].seq, 0);
+}
+
 TEST(PgStore, ADatabaseThatIsNotThereIsUnavailable) {
     EXPECT_THROW(open_postgres_store({"", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", "n"}),
                  StoreUnavailable);

@@ -15,7 +15,8 @@ constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7243915583)
 // As the SQLite queue's tables, with what several nodes need: a recipient in flight
 // carries the node that claimed it and until when (lease_node, lease_until); the pending
 // counts are a view rather than trigger-kept rows, which every node's commit would
-// otherwise queue behind.
+// otherwise queue behind; an event gets its feed number (seq) only after its commit, from
+// event_numbers.cpp, so that numbers become visible in their order.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS messages(
   n BIGSERIAL PRIMARY KEY,
@@ -63,13 +64,16 @@ CREATE INDEX IF NOT EXISTS recipients_pending_by_route
   ON recipients(coalesce(route_mailer, ''), coalesce(route_host, ''), message)
   WHERE status IN ('queued', 'deferred', 'held');
 CREATE TABLE IF NOT EXISTS events(
-  seq BIGSERIAL PRIMARY KEY,
+  n BIGSERIAL PRIMARY KEY,
+  seq BIGINT UNIQUE,
   at BIGINT NOT NULL,
   type TEXT NOT NULL,
   message BIGINT NOT NULL,
   rcpt TEXT,
   reply TEXT);
-CREATE INDEX IF NOT EXISTS events_by_message ON events(message, seq);
+CREATE SEQUENCE IF NOT EXISTS event_seq;
+CREATE INDEX IF NOT EXISTS events_unnumbered ON events(n) WHERE seq IS NULL;
+CREATE INDEX IF NOT EXISTS events_by_message ON events(message, n);
 CREATE TABLE IF NOT EXISTS idempotency(
   "user" TEXT NOT NULL,
   key TEXT NOT NULL,

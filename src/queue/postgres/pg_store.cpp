@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "queue/postgres/event_numbers.hpp"
 #include "queue/postgres/lease_calls.hpp"
 #include "queue/postgres/pg_schema.hpp"
 #include "queue/postgres/wake_listener.hpp"
@@ -35,6 +36,7 @@ sql::Dialect dialect(const std::string& url, bool read) {
     // One snapshot for a whole batch of reads, which never takes a lock.
     d.begin_read = read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
     d.reconnect = [url] { return std::make_unique<postgres::Db>(url); };
+    if (!read) d.after_commit = [](Db& db) { postgres::number_events(db); };
     return d;
 }
 
@@ -118,6 +120,7 @@ std::unique_ptr<Store> open_postgres_store(const StoreOptions& options) {
         postgres::prepare_schema(*writer);
         // This node's claims from before a restart: nobody else will finish them.
         sql::recover_in_flight(*writer, wall_millis(), options.node_id, "BEGIN");
+        postgres::number_events(*writer);
         auto reader = std::make_unique<postgres::Db>(options.url);
         return std::make_unique<PostgresStore>(options.url, options.node_id, std::move(writer), std::move(reader));
     } catch (const sql::Error& e) {

@@ -100,6 +100,14 @@ void Committer::begin_batch() {
     }
 }
 
+// What follows a commit does not undo it: its trouble is the next batch's to meet.
+void Committer::after_commit() {
+    try {
+        dialect_.after_commit(*db_);
+    } catch (const std::exception&) {
+    }
+}
+
 void Committer::run_batch(std::vector<Job>& batch) {
     std::vector<std::exception_ptr> errors(batch.size());
     std::exception_ptr batch_error;
@@ -118,6 +126,7 @@ void Committer::run_batch(std::vector<Job>& batch) {
             }
         }
         db_->exec("COMMIT");
+        if (dialect_.after_commit && mode_ == Mode::write) after_commit();
     } catch (const std::exception& e) {
         // Nothing of this batch is kept: every caller hears so.
         try {

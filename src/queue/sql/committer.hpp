@@ -37,6 +37,9 @@ struct Dialect {
     std::string begin_read = "BEGIN";
     // After a batch that could not be committed (SQLite: make room in the WAL).
     std::function<void(Db&)> after_failure;
+    // After a batch was committed, before its callers hear so, outside its transaction
+    // (PostgreSQL: number the new events). A failure here fails no caller.
+    std::function<void(Db&)> after_commit;
     // A new connection when the one held is lost (PostgreSQL); null: never.
     std::function<std::unique_ptr<Db>()> reconnect;
 };
@@ -97,6 +100,7 @@ private:
     void run_batch(std::vector<Job>& batch);
     bool connection_ready();
     void begin_batch();
+    void after_commit();
 
     std::unique_ptr<Db> db_;
     Mode mode_;
