@@ -33,6 +33,7 @@ Millis wall_millis() {
 sql::Dialect dialect(const std::string& url, bool read) {
     sql::Dialect d;
     d.begin_write = "BEGIN";
+    d.max_batch = 48;
     // One snapshot for a whole batch of reads, which never takes a lock.
     d.begin_read = read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
     d.reconnect = [url] { return std::make_unique<postgres::Db>(url); };

@@ -6,10 +6,6 @@ namespace haineko::queue::sql {
 
 namespace {
 
-// A batch waits for no one: it takes what is there, up to this many, so that one
-// commit's latency stays bounded under any load.
-constexpr size_t kMaxBatch = 512;
-
 // What a job's error becomes for its caller: the store's trouble as StoreUnavailable
 // (answered 503), anything else as it was.
 std::exception_ptr as_caller_error(std::exception_ptr error) {
@@ -62,7 +58,7 @@ void Committer::serve() {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
             if (waiting_.empty()) return;  // stopping, and nothing left to do
-            while (!waiting_.empty() && batch.size() < kMaxBatch) {
+            while (!waiting_.empty() && batch.size() < dialect_.max_batch) {
                 batch.push_back(std::move(waiting_.front()));
                 waiting_.pop_front();
             }

@@ -35,6 +35,11 @@ struct Dialect {
     // holds it up, so a long read (a list, a count) does not delay a single 202.
     std::string begin_write = "BEGIN IMMEDIATE";
     std::string begin_read = "BEGIN";
+    // A batch waits for no one: it takes what is there, up to this many jobs, so that one
+    // commit's latency stays bounded under any load. (PostgreSQL: each job's savepoint is
+    // a subtransaction, and past 64 in one transaction every snapshot of every session
+    // has to look them up in pg_subtrans.)
+    std::size_t max_batch = 512;
     // After a batch that could not be committed (SQLite: make room in the WAL).
     std::function<void(Db&)> after_failure;
     // After a batch was committed, before its callers hear so, outside its transaction
