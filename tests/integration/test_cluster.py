@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -32,12 +31,7 @@ class Cluster(HainekoTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.pg_dir = tempfile.mkdtemp(prefix="haineko-pg-")
-        os.rmdir(cls.pg_dir)
-        pg_fixture.start(cls.pg_dir)
-        cls.addClassCleanup(pg_fixture.stop, cls.pg_dir)
-        with open(os.path.join(cls.pg_dir, "url")) as f:
-            url = f.read().strip()
+        cls.pg_dir, url = pg_fixture.for_test_class(cls)
         cls.sink = cls.class_peer(SmtpSink())
         cf = {"smtpd": {"hostname": HOSTNAME},
               "queue": {"store": url, "min_backoff": 1, "max_backoff": 2, "max_concurrency": CAPACITY}}

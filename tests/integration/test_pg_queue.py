@@ -6,7 +6,6 @@ HAINEKO_QUEUE_URL with its password never shown, and the database stopped under 
 import json
 import os
 import sys
-import tempfile
 import time
 import unittest
 
@@ -23,12 +22,7 @@ class SharedQueue(HainekoTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.pg_dir = tempfile.mkdtemp(prefix="haineko-pg-")
-        os.rmdir(cls.pg_dir)  # the fixture makes it, owned as it needs
-        pg_fixture.start(cls.pg_dir)
-        cls.addClassCleanup(pg_fixture.stop, cls.pg_dir)
-        with open(os.path.join(cls.pg_dir, "url")) as f:
-            cls.url = f.read().strip()
+        cls.pg_dir, cls.url = pg_fixture.for_test_class(cls)
         cls.peer = cls.class_peer(AioPeer(rcpt_hook=lambda address, nth: STALL if address.startswith("slow@") else None))
         mailertable = {"default": {"mailer": "ESMTP", "host": "127.0.0.1", "port": cls.peer.port, "timeout": 5}}
         cf = {"smtpd": {"hostname": HOSTNAME}, "queue": {"store": cls.url, "min_backoff": 1, "max_backoff": 1}}

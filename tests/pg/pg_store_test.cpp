@@ -11,7 +11,7 @@
 #include <vector>
 
 namespace {
-constexpr const char* kNode = "node-a:2794";
+constexpr const char* kNode = "node-a";
 
 void empty_database() {
     haineko::queue::postgres::Db db(test_url());

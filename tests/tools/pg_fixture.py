@@ -5,8 +5,9 @@
                               create a role and a database, write the URL to DIR/url
     pg_fixture.py stop DIR    stop it (fast) and remove DIR
 
-The integration tests import it: start(DIR), stop_server(DIR) and start_server(DIR) (the
-same data and port, for a database that goes away and comes back), stop(DIR).
+The integration tests import it: for_test_class(cls) (or start(DIR) and stop(DIR)), and
+stop_server(DIR) and start_server(DIR) for a database that goes away and comes back on the
+same data and port.
 
 PostgreSQL refuses to run as root: as root, the cluster belongs to and runs as "nobody"
 (DIR is made theirs). The binaries come from Debian's postgresql-15; a missing one is an
@@ -119,6 +120,17 @@ def start_server(state):
     run = pg_ctl_start(state)
     if run.returncode != 0:
         raise RuntimeError("pg_fixture: start failed: " + run.stdout + run.stderr + log_tail(state))
+
+
+def for_test_class(cls):
+    """Starts one for a unittest class, stopped after its last test; returns (DIR, URL)."""
+    import tempfile
+    state = tempfile.mkdtemp(prefix="haineko-pg-")
+    os.rmdir(state)  # start() makes it, owned as it needs
+    start(state)
+    cls.addClassCleanup(stop, state)
+    with open(os.path.join(state, "url")) as f:
+        return state, f.read().strip()
 
 
 def stop(state):

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "queue/sql/transaction.hpp"
+
 namespace haineko::queue::postgres {
 
 namespace {
@@ -101,8 +103,7 @@ CREATE TABLE IF NOT EXISTS cursors(
 }  // namespace
 
 void prepare_schema(Db& db) {
-    db.exec("BEGIN");
-    try {
+    sql::in_transaction(db, "BEGIN", [&] {
         // Nodes that start together wait here for the first one's migration, then find it done.
         db.exec(kMigrationLock);
         db.exec("CREATE TABLE IF NOT EXISTS haineko_schema(version BIGINT NOT NULL)");
@@ -116,14 +117,7 @@ void prepare_schema(Db& db) {
             db.exec("DELETE FROM haineko_schema");
             db.exec("INSERT INTO haineko_schema(version) VALUES(" + std::to_string(kSchemaVersion) + ")");
         }
-        db.exec("COMMIT");
-    } catch (...) {
-        try {
-            db.exec("ROLLBACK");
-        } catch (...) {
-        }
-        throw;
-    }
+    });
 }
 
 }  // namespace haineko::queue::postgres

@@ -4,6 +4,7 @@
 
 #include "queue/sql/columns.hpp"
 #include "queue/sql/rows.hpp"
+#include "queue/sql/transaction.hpp"
 
 namespace haineko::queue::sql {
 
@@ -124,8 +125,7 @@ void settle(Db& db, const std::vector<Outcome>& outcomes, const std::vector<Boun
 void recover_in_flight(Db& db, Millis now, const std::optional<std::string>& node, const std::string& begin) {
     // Only this node's own claims when several nodes share the queue.
     const std::string own = node ? " AND lease_node = ?1" : "";
-    db.exec(begin);
-    try {
+    sql::in_transaction(db, begin, [&] {
         std::vector<std::int64_t> touched;
         auto& asked = db.prepare(
             "SELECT message, position, rcpt, asked FROM recipients WHERE in_flight = 1 AND asked IS NOT NULL" + own);
@@ -147,11 +147,7 @@ void recover_in_flight(Db& db, Millis now, const std::optional<std::string>& nod
         if (node) release.bind(1, *node);
         release.run();
         for (auto message : touched) refresh_message_status(db, message);
-        db.exec("COMMIT");
-    } catch (...) {
-        db.exec("ROLLBACK");
-        throw;
-    }
+    });
 }
 
 }  // namespace haineko::queue::sql

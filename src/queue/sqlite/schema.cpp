@@ -3,6 +3,7 @@
 #include <string>
 
 #include "queue/sql/rows.hpp"
+#include "queue/sql/transaction.hpp"
 
 namespace haineko::queue::sqlite {
 
@@ -153,8 +154,7 @@ void prepare_schema(Db& db) {
     const int version = user_version(db);
     if (version > kSchemaVersion)
         throw Error(SQLITE_NOTADB, "the queue was written by a newer Haineko (schema " + std::to_string(version) + ")");
-    db.exec("BEGIN IMMEDIATE");
-    try {
+    sql::in_transaction(db, "BEGIN IMMEDIATE", [&] {
         // A queue from before version 3 has its tables already; they get the new columns.
         if (version > 0 && version < 3) {
             add_column_if_missing(db, "messages", "dsn_ret");
@@ -165,11 +165,7 @@ void prepare_schema(Db& db) {
         db.exec(kSchema);
         if (version < 2) count_pending_once(db);
         db.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
-        db.exec("COMMIT");
-    } catch (...) {
-        db.exec("ROLLBACK");
-        throw;
-    }
+    });
 }
 
 }  // namespace haineko::queue::sqlite
