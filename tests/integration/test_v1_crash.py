@@ -74,6 +74,7 @@ class CrashUnderLoad(HainekoTestCase):
 
     def test_every_accepted_message_arrives_after_kill_9(self):
         self.server.start()
+        self.addCleanup(self._stop_checked, self.server)  # the last one started, at the end
         threads = [threading.Thread(target=self.client, args=(n,), daemon=True) for n in range(CLIENTS)]
         for t in threads:
             t.start()
