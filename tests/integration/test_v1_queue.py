@@ -544,9 +544,6 @@ class NoQueue(V1Client, HainekoTestCase):
         self.assertIn(os.path.join(self.server.root, "var"), "\n".join(self.server.log_lines("queue")))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class FullDisk(V1Client, HainekoTestCase):
     """The store cannot write (a file-size limit stands in for a full disk): 503
@@ -561,6 +558,7 @@ class FullDisk(V1Client, HainekoTestCase):
         server = self.make_server(start=False, etc={"haineko.cf": queue_cf(), "mailertable": esmtp_to(sink.port)})
         server.file_size_limit = 3 << 20  # the queue file and its WAL may not grow past 3 MB
         server.start()
+        self.addCleanup(self._stop_checked, server)  # whichever run of it is last
         self.server = server
         big = "x" * (300 << 10)
         accepted, refused = [], None
@@ -588,3 +586,7 @@ class FullDisk(V1Client, HainekoTestCase):
             self.wait_status(mid, "delivered", timeout=30)
         for i in range(len(accepted)):
             self.assertGreaterEqual(len(sink.for_rcpt("big%d@example.jp" % i)), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
