@@ -4,27 +4,44 @@
 
 namespace haineko::queue::postgres {
 
-std::vector<DueRecipient> claim_due(sql::Db& db, const std::string& node, Millis now, Millis lease_until, int limit) {
-    auto& st = db.prepare(
-        "WITH due AS (SELECT message, position FROM recipients "
-        "  WHERE (in_flight = 0 AND status IN ('queued', 'deferred') AND next_attempt_at <= ?1) "
-        "     OR (in_flight = 1 AND lease_until < ?1) "
-        "  ORDER BY next_attempt_at LIMIT ?2 FOR UPDATE SKIP LOCKED) "
-        "UPDATE recipients r SET in_flight = 1, lease_node = ?3, lease_until = ?4 FROM due, messages m "
-        "WHERE r.message = due.message AND r.position = due.position AND m.n = r.message "
-        "RETURNING r.message, m.id, r.rcpt, r.attempts, m.created_at, r.next_attempt_at");
+namespace {
+
+// Each kind is found in order through its own partial index (recipients_due,
+// recipients_leased), which stops at the limit and skips the entries of rows claimed or
+// settled since; one query for both (an OR) would read every such entry each time.
+constexpr const char* kDue = "in_flight = 0 AND status IN ('queued', 'deferred') AND next_attempt_at <= ?1 "
+                             "ORDER BY next_attempt_at";
+constexpr const char* kExpired = "in_flight = 1 AND lease_until < ?1 ORDER BY lease_until";
+
+struct Claimed {
+    DueRecipient due;
+    Millis at;
+};
+
+void claim(sql::Db& db, const char* which, const std::string& node, Millis now, Millis lease_until, int limit,
+           std::vector<Claimed>& out) {
+    auto& st = db.prepare(std::string("WITH due AS (SELECT message, position FROM recipients WHERE ") + which +
+                          " LIMIT ?2 FOR UPDATE SKIP LOCKED) "
+                          "UPDATE recipients r SET in_flight = 1, lease_node = ?3, lease_until = ?4 FROM due, messages m "
+                          "WHERE r.message = due.message AND r.position = due.position AND m.n = r.message "
+                          "RETURNING r.message, m.id, r.rcpt, r.attempts, m.created_at, r.next_attempt_at");
     st.bind(1, now).bind(2, std::int64_t{limit}).bind(3, node).bind(4, lease_until);
-    struct Row {
-        DueRecipient due;
-        Millis at;
-    };
-    std::vector<Row> rows;
     while (st.step())
-        rows.push_back({{st.integer(0), st.text(1), st.text(2), static_cast<int>(st.integer(3)), st.integer(4)},
-                        st.integer(5)});
+        out.push_back({{st.integer(0), st.text(1), st.text(2), static_cast<int>(st.integer(3)), st.integer(4)},
+                       st.integer(5)});
     st.reset();
+}
+
+}  // namespace
+
+std::vector<DueRecipient> claim_due(sql::Db& db, const std::string& node, Millis now, Millis lease_until, int limit,
+                                    bool expired) {
+    std::vector<Claimed> rows;
+    if (expired) claim(db, kExpired, node, now, lease_until, limit, rows);
+    const int left = limit - static_cast<int>(rows.size());
+    if (left > 0) claim(db, kDue, node, now, lease_until, left, rows);
     // RETURNING keeps no order: the scheduler groups by message, oldest due first.
-    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.at < b.at; });
+    std::stable_sort(rows.begin(), rows.end(), [](const Claimed& a, const Claimed& b) { return a.at < b.at; });
     std::vector<DueRecipient> due;
     for (auto& r : rows) due.push_back(std::move(r.due));
     return due;
@@ -41,7 +58,12 @@ std::vector<NodeLease> in_flight_by_node(sql::Db& db) {
 }
 
 std::int64_t renew_leases(sql::Db& db, const std::string& node, Millis lease_until) {
-    auto& st = db.prepare("UPDATE recipients SET lease_until = ?2 WHERE in_flight = 1 AND lease_node = ?1");
+    // Rows a writer holds right now are being claimed or settled: waiting for them would
+    // hold up that writer behind every lease this takes.
+    auto& st = db.prepare(
+        "UPDATE recipients r SET lease_until = ?2 FROM (SELECT message, position FROM recipients "
+        "WHERE in_flight = 1 AND lease_node = ?1 FOR UPDATE SKIP LOCKED) AS l "
+        "WHERE r.message = l.message AND r.position = l.position");
     st.bind(1, node).bind(2, lease_until).run();
     return db.changes();
 }

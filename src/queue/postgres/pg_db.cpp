@@ -77,8 +77,8 @@ void check(PGconn* conn, const PGresult* res, std::string_view what) {
     throw sql::Error(unavailable, std::string(what) + ": " + message);
 }
 
-Statement::Statement(PGconn* conn, std::string name, std::string text, int parameters)
-    : conn_(conn), name_(std::move(name)), text_(std::move(text)), values_(static_cast<std::size_t>(parameters)),
+Statement::Statement(Db& db, std::string name, std::string text, int parameters)
+    : db_(db), name_(std::move(name)), text_(std::move(text)), values_(static_cast<std::size_t>(parameters)),
       formats_(static_cast<std::size_t>(parameters), 0) {}
 
 Statement::~Statement() { PQclear(result_); }
@@ -96,12 +96,19 @@ Statement& Statement::bind(int index, std::string_view text) { return set(index,
 Statement& Statement::bind_blob(int index, std::string_view bytes) { return set(index, std::string(bytes), 1); }
 Statement& Statement::bind_null(int index) { return set(index, std::nullopt, 0); }
 
-void Statement::execute() {
+void Statement::send() {
+    PGconn* conn = db_.conn_;
+    const int count = static_cast<int>(values_.size());
     if (!prepared_) {
-        requests.fetch_add(1, std::memory_order_relaxed);
-        PGresult* res = PQprepare(conn_, name_.c_str(), text_.c_str(), static_cast<int>(values_.size()), nullptr);
-        const auto done = std::unique_ptr<PGresult, decltype(&PQclear)>(res, PQclear);
-        check(conn_, res, text_);
+        if (db_.pipelining_) {
+            if (!PQsendPrepare(conn, name_.c_str(), text_.c_str(), count, nullptr)) check(conn, nullptr, text_);
+            db_.sent_.push_back({text_, this});
+        } else {
+            requests.fetch_add(1, std::memory_order_relaxed);
+            PGresult* res = PQprepare(conn, name_.c_str(), text_.c_str(), count, nullptr);
+            const auto done = std::unique_ptr<PGresult, decltype(&PQclear)>(res, PQclear);
+            check(conn, res, text_);
+        }
         prepared_ = true;
     }
     std::vector<const char*> values(values_.size());
@@ -110,12 +117,21 @@ void Statement::execute() {
         values[i] = values_[i] ? values_[i]->c_str() : nullptr;
         lengths[i] = values_[i] ? static_cast<int>(values_[i]->size()) : 0;
     }
+    if (db_.pipelining_) {
+        if (!PQsendQueryPrepared(conn, name_.c_str(), count, values.data(), lengths.data(), formats_.data(), 0))
+            check(conn, nullptr, text_);
+        db_.sent_.push_back({text_, nullptr});
+        return;
+    }
     requests.fetch_add(1, std::memory_order_relaxed);
-    result_ = PQexecPrepared(conn_, name_.c_str(), static_cast<int>(values.size()), values.data(), lengths.data(),
-                             formats_.data(), 0);
-    check(conn_, result_, text_);
-    const char* tuples = PQcmdTuples(result_);
-    changed_ = tuples && *tuples ? std::atoll(tuples) : 0;
+    result_ = PQexecPrepared(conn, name_.c_str(), count, values.data(), lengths.data(), formats_.data(), 0);
+    check(conn, result_, text_);
+    db_.note_changes(result_);
+}
+
+void Statement::execute() {
+    send();
+    if (db_.pipelining_) result_ = db_.read_sent(true);
     row_ = -1;
 }
 
@@ -124,6 +140,14 @@ bool Statement::step() {
     if (row_ + 1 >= PQntuples(result_)) return false;
     ++row_;
     return true;
+}
+
+void Statement::run() {
+    if (!db_.pipelining_) return sql::Statement::run();
+    PQclear(result_);
+    result_ = nullptr;
+    send();
+    db_.read_when_many();
 }
 
 void Statement::reset() {
@@ -170,14 +194,31 @@ Db::~Db() {
     PQfinish(conn_);
 }
 
+void Db::note_changes(const PGresult* res) {
+    const char* tuples = PQcmdTuples(const_cast<PGresult*>(res));
+    changes_ = tuples && *tuples ? std::atoll(tuples) : 0;
+}
+
 void Db::exec(const std::string& sql) {
+    if (pipelining_) {
+        // The extended protocol takes one statement a message.
+        std::size_t from = 0;
+        while (from < sql.size()) {
+            std::size_t to = sql.find(';', from);
+            if (to == std::string::npos) to = sql.size();
+            std::string one = sql.substr(from, to - from);
+            from = to + 1;
+            if (one.find_first_not_of(" \t\n") == std::string::npos) continue;
+            if (!PQsendQueryParams(conn_, one.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)) check(conn_, nullptr, one);
+            sent_.push_back({std::move(one), nullptr});
+        }
+        return read_when_many();
+    }
     requests.fetch_add(1, std::memory_order_relaxed);
     PGresult* res = PQexec(conn_, sql.c_str());
     const auto done = std::unique_ptr<PGresult, decltype(&PQclear)>(res, PQclear);
     check(conn_, res, sql);
-    const char* tuples = PQcmdTuples(res);
-    exec_changes_ = tuples && *tuples ? std::atoll(tuples) : 0;
-    last_ = nullptr;
+    note_changes(res);
 }
 
 Statement& Db::prepare(const std::string& sql) {
@@ -185,12 +226,11 @@ Statement& Db::prepare(const std::string& sql) {
     if (found == statements_.end()) {
         int parameters = 0;
         std::string text = numbered_parameters(sql, parameters);
-        auto statement = std::make_unique<Statement>(conn_, "haineko_" + std::to_string(statements_.size() + 1),
+        auto statement = std::make_unique<Statement>(*this, "haineko_" + std::to_string(statements_.size() + 1),
                                                      std::move(text), parameters);
         found = statements_.emplace(sql, std::move(statement)).first;
     }
     found->second->reset();
-    last_ = found->second.get();
     return *found->second;
 }
 
@@ -198,6 +238,100 @@ void Db::reset_all() {
     for (auto& [sql, statement] : statements_) statement->reset();
 }
 
-std::int64_t Db::changes() const { return last_ ? last_->changed() : exec_changes_; }
+std::int64_t Db::changes() {
+    if (pipelining_) PQclear(read_sent(false));
+    return changes_;
+}
+
+void Db::begin_pipeline() {
+    if (pipelining_) return;
+    if (!PQenterPipelineMode(conn_)) check(conn_, nullptr, "entering pipeline mode");
+    pipelining_ = true;
+}
+
+PGresult* Db::next_answer() {
+    PGresult* res = PQgetResult(conn_);
+    if (res)
+        while (PGresult* end = PQgetResult(conn_)) PQclear(end);  // a command's answer ends with null
+    return res;
+}
+
+PGresult* Db::read_sent(bool keep_last) {
+    if (read_ == sent_.size()) return nullptr;
+    requests.fetch_add(1, std::memory_order_relaxed);
+    if (!PQsendFlushRequest(conn_) || PQflush(conn_) != 0) check(conn_, nullptr, "sending a pipeline");
+    PGresult* kept = nullptr;
+    while (read_ < sent_.size()) {
+        Sent& sent = sent_[read_++];
+        PGresult* res = next_answer();
+        const ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            if (sent.preparing) sent.preparing->prepared_ = false;
+            PQclear(kept);
+            const auto done = std::unique_ptr<PGresult, decltype(&PQclear)>(res, PQclear);
+            check(conn_, status == PGRES_PIPELINE_ABORTED ? nullptr : res, sent.what);
+            throw sql::Error(true, sent.what + ": aborted in a pipeline");
+        }
+        note_changes(res);
+        if (keep_last && read_ == sent_.size())
+            kept = res;
+        else
+            PQclear(res);
+    }
+    sent_.clear();
+    read_ = 0;
+    return kept;
+}
+
+void Db::read_when_many() {
+    if (sent_.size() - read_ >= 256) PQclear(read_sent(false));
+}
+
+void Db::end_pipeline() {
+    if (!pipelining_) return;
+    std::exception_ptr first;
+    auto keep_first = [&](const PGresult* res, const std::string& what) {
+        if (first) return;
+        try {
+            check(conn_, res, what);
+        } catch (...) {
+            first = std::current_exception();
+        }
+    };
+    requests.fetch_add(1, std::memory_order_relaxed);
+    if (!PQpipelineSync(conn_)) keep_first(nullptr, "ending a pipeline");
+    // Each command's answer (one result, then null), then the sync's; two nulls in a row:
+    // nothing more will come (the connection is gone).
+    int nulls = 0;
+    while (PQstatus(conn_) == CONNECTION_OK) {
+        PGresult* res = PQgetResult(conn_);
+        if (!res) {
+            if (++nulls == 2) break;
+            continue;
+        }
+        nulls = 0;
+        const auto done = std::unique_ptr<PGresult, decltype(&PQclear)>(res, PQclear);
+        const ExecStatusType status = PQresultStatus(res);
+        if (status == PGRES_PIPELINE_SYNC) break;
+        if (read_ >= sent_.size()) continue;
+        Sent& sent = sent_[read_++];
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+            note_changes(res);
+            continue;
+        }
+        if (sent.preparing) sent.preparing->prepared_ = false;
+        if (status != PGRES_PIPELINE_ABORTED) keep_first(res, sent.what);
+    }
+    for (; read_ < sent_.size(); ++read_)  // no answer: whether they ran is unknown
+        if (sent_[read_].preparing) sent_[read_].preparing->prepared_ = false;
+    if (PQstatus(conn_) != CONNECTION_OK) keep_first(nullptr, "reading a pipeline's answers");
+    sent_.clear();
+    read_ = 0;
+    PQexitPipelineMode(conn_);
+    pipelining_ = false;
+    if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_INERROR)
+        PQclear(PQexec(conn_, "ROLLBACK"));
+    if (first) std::rethrow_exception(first);
+}
 
 }  // namespace haineko::queue::postgres

@@ -3,6 +3,7 @@
 // lives, and connections that are made again when the database comes back.
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -24,6 +25,8 @@ using sql::Db;
 // again within this long.
 constexpr Millis kLease = 60'000;
 constexpr auto kRenewEvery = std::chrono::seconds(10);
+// A dead node's leases are looked for this often (by the claims' clock), not at every claim.
+constexpr Millis kExpiredEvery = 5'000;
 
 Millis wall_millis() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -33,7 +36,9 @@ Millis wall_millis() {
 sql::Dialect dialect(const std::string& url, bool read) {
     sql::Dialect d;
     d.begin_write = "BEGIN";
-    d.max_batch = 48;
+    // Without savepoints, a batch is a few round trips whatever its size (committer.hpp).
+    d.pipeline = true;
+    d.max_batch = 256;
     // One snapshot for a whole batch of reads, which never takes a lock.
     d.begin_read = read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
     d.reconnect = [url] { return std::make_unique<postgres::Db>(url); };
@@ -98,8 +103,12 @@ public:
 
 private:
     static sql::Claims claims(const std::string& node) {
-        return sql::Claims{[node](Db& db, Millis now, int limit) {
-                               return postgres::claim_due(db, node, now, now + kLease, limit);
+        // Claims run on the writer's thread only.
+        auto last_look = std::make_shared<Millis>(0);
+        return sql::Claims{[node, last_look](Db& db, Millis now, int limit) {
+                               const bool expired = now - *last_look >= kExpiredEvery;
+                               if (expired) *last_look = now;
+                               return postgres::claim_due(db, node, now, now + kLease, limit, expired);
                            },
                            // Other nodes' leases run out unannounced: the scheduler's
                            // look every second finds them.

@@ -99,12 +99,42 @@ void Committer::begin_batch() {
 // What follows a commit does not undo it: its trouble is the next batch's to meet.
 void Committer::after_commit() {
     try {
+        if (dialect_.pipeline) db_->begin_pipeline();
         dialect_.after_commit(*db_);
+        db_->end_pipeline();
     } catch (const std::exception&) {
+        roll_back();
     }
 }
 
+void Committer::roll_back() {
+    if (!db_) return;
+    try {
+        db_->end_pipeline();
+    } catch (...) {
+    }
+    try {
+        db_->exec("ROLLBACK");
+    } catch (...) {
+    }
+    db_->reset_all();
+}
+
+void Committer::count(std::size_t jobs) {
+    // Counted before any caller resumes, so that a caller sees its own call counted.
+    std::lock_guard lock(mutex_);
+    ++batches_;
+    jobs_ += jobs;
+}
+
 void Committer::run_batch(std::vector<Job>& batch) {
+    if (dialect_.pipeline) {
+        if (run_pipelined(batch)) return;
+        // One job's error failed them all: each alone now, so that only its own fails.
+        for (auto& job : batch) job.done(run_alone(job));
+        if (dialect_.after_commit && mode_ == Mode::write) after_commit();
+        return;
+    }
     std::vector<std::exception_ptr> errors(batch.size());
     std::exception_ptr batch_error;
     try {
@@ -125,23 +155,59 @@ void Committer::run_batch(std::vector<Job>& batch) {
         if (dialect_.after_commit && mode_ == Mode::write) after_commit();
     } catch (const std::exception& e) {
         // Nothing of this batch is kept: every caller hears so.
-        try {
-            if (db_) db_->exec("ROLLBACK");
-        } catch (...) {
-        }
+        roll_back();
         batch_error = std::make_exception_ptr(StoreUnavailable(std::string("the queue cannot commit: ") + e.what()));
         try {
             if (db_ && dialect_.after_failure && mode_ == Mode::write) dialect_.after_failure(*db_);
         } catch (...) {
         }
     }
-    {
-        // Counted before any caller resumes, so that a caller sees its own call counted.
-        std::lock_guard lock(mutex_);
-        ++batches_;
-        jobs_ += batch.size();
-    }
+    count(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done(batch_error ? batch_error : errors[i]);
+}
+
+// The database's trouble (unavailable) fails the whole batch, as it would fail each job;
+// any other error may be one job's, and the batch is run again job by job.
+bool Committer::run_pipelined(std::vector<Job>& batch) {
+    std::exception_ptr batch_error;
+    try {
+        begin_batch();
+        db_->begin_pipeline();
+        for (auto& job : batch) {
+            job.work(*db_);
+            db_->reset_all();
+        }
+        db_->exec("COMMIT");
+        db_->end_pipeline();
+    } catch (const Error& e) {
+        roll_back();
+        if (!e.unavailable()) return false;
+        batch_error = std::make_exception_ptr(StoreUnavailable(std::string("the queue cannot commit: ") + e.what()));
+    } catch (...) {
+        roll_back();
+        return false;
+    }
+    if (!batch_error && dialect_.after_commit && mode_ == Mode::write) after_commit();
+    count(batch.size());
+    for (auto& job : batch) job.done(batch_error);
+    return true;
+}
+
+std::exception_ptr Committer::run_alone(Job& job) {
+    std::exception_ptr error;
+    try {
+        begin_batch();
+        db_->begin_pipeline();
+        job.work(*db_);
+        db_->reset_all();
+        db_->exec("COMMIT");
+        db_->end_pipeline();
+    } catch (...) {
+        error = as_caller_error(std::current_exception());
+        roll_back();
+    }
+    count(1);
+    return error;
 }
 
 }  // namespace haineko::queue::sql

@@ -40,6 +40,10 @@ struct Dialect {
     // a subtransaction, and past 64 in one transaction every snapshot of every session
     // has to look them up in pg_subtrans.)
     std::size_t max_batch = 512;
+    // Jobs without savepoints, their statements pipelined (Db::begin_pipeline): a batch
+    // costs a few round trips, not one a statement. A batch that fails is run again, one
+    // job a transaction, so that one job's error is still that job's alone.
+    bool pipeline = false;
     // After a batch that could not be committed (SQLite: make room in the WAL).
     std::function<void(Db&)> after_failure;
     // After a batch was committed, before its callers hear so, outside its transaction
@@ -103,6 +107,11 @@ private:
     void push(Job job);
     void serve();
     void run_batch(std::vector<Job>& batch);
+    // A pipelined batch; false when it failed for one of its jobs (nothing kept).
+    bool run_pipelined(std::vector<Job>& batch);
+    std::exception_ptr run_alone(Job& job);
+    void roll_back();
+    void count(std::size_t jobs);
     bool connection_ready();
     void begin_batch();
     void after_commit();
@@ -118,4 +127,4 @@ private:
     std::thread thread_;
 };
 
-}  // namespace haineko::queue::sqlite
+}  // namespace haineko::queue::sql

@@ -42,8 +42,9 @@ public:
 
     // One step: true while a row is ready, false when done. Throws on failure.
     virtual bool step() = 0;
-    // Steps to the end (a statement that returns no rows).
-    void run() {
+    // Runs a statement whose rows nobody reads. In a pipeline (Db::begin_pipeline) it is
+    // only sent: its error surfaces at the next read or at end_pipeline.
+    virtual void run() {
         while (step()) {
         }
     }
@@ -72,8 +73,23 @@ public:
     virtual Statement& prepare(const std::string& sql) = 0;
     // Resets every kept statement, so that none holds a read open past a job.
     virtual void reset_all() = 0;
-    // Rows changed by the last statement.
-    virtual std::int64_t changes() const = 0;
+    // Rows changed by the last statement (in a pipeline, once its answer is in).
+    virtual std::int64_t changes() = 0;
+    // From here, statements run for no rows (Statement::run, exec) are sent without waiting
+    // for their answers, and a read waits for every answer before its own: a batch costs a
+    // few round trips instead of one a statement. A database in the same process has
+    // nothing to gain and ignores it.
+    virtual void begin_pipeline() {}
+    // Waits for every answer still due and throws the first error among them; after an
+    // error the transaction it was in is rolled back. Statements run one by one again.
+    virtual void end_pipeline() {}
+    // The SQL that names the key of the message this connection inserted last, for
+    // statements that follow the insert in a pipeline (they cannot wait to read it);
+    // empty when the key must be read back.
+    virtual std::string last_message_key() const { return {}; }
+    // Whether this database takes row locks (SELECT ... FOR UPDATE): writers on several
+    // connections at once.
+    virtual bool locks_rows() const { return false; }
     // Still usable after an error (a network connection may have broken).
     virtual bool connected() const { return true; }
 };

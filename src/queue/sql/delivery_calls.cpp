@@ -10,40 +10,37 @@ namespace haineko::queue::sql {
 
 namespace {
 
-struct InFlight {
-    std::int64_t position = 0;
-    std::optional<std::string> asked;
-};
+// The recipient an outcome settles: the first of its address still in flight (none when
+// a second outcome for one attempt comes).
+constexpr const char* kInFlightRecipient =
+    "WHERE message = ?3 AND position = (SELECT min(position) FROM recipients "
+    "WHERE message = ?3 AND rcpt = ?4 AND in_flight = 1)";
 
-std::optional<InFlight> in_flight(Db& db, std::int64_t message, const std::string& rcpt) {
-    auto& st = db.prepare(
-        "SELECT position, asked FROM recipients WHERE message = ? AND rcpt = ? AND in_flight = 1");
-    st.bind(1, message).bind(2, rcpt);
-    std::optional<InFlight> found;
-    if (st.step()) found = InFlight{st.integer(0), st.optional_text(1)};
-    st.reset();  // not left open until the next settle
-    return found;
-}
-
-// What a cancel or hold asked for during the attempt makes of its outcome: a delivery
+// What a cancel or hold asked for during the attempt makes of the outcome ?1: a delivery
 // stays one; anything else becomes what was asked.
-RcptStatus settled_status(const Outcome& o, const std::optional<std::string>& asked) {
-    if (!asked || o.status == RcptStatus::delivered) return o.status;
-    if (*asked == "cancel") return RcptStatus::cancelled;
-    if (*asked == "hold" && o.status == RcptStatus::deferred) return RcptStatus::held;
-    return o.status;
+constexpr const char* kSettledStatus =
+    "(CASE WHEN asked IS NULL OR CAST(?1 AS TEXT) = 'delivered' THEN CAST(?1 AS TEXT) "
+    "WHEN asked = 'cancel' THEN 'cancelled' WHEN asked = 'hold' AND ?1 = 'deferred' THEN 'held' ELSE ?1 END)";
+
+// The event first, while the recipient's row still says what was asked; both statements
+// read nothing back, so that a pipelined batch need not wait for them.
+void write_outcome_event(Db& db, const Outcome& o, Millis now) {
+    auto& st = db.prepare(std::string("INSERT INTO events(at, type, message, rcpt, reply) SELECT CAST(?2 AS BIGINT), ") +
+                          kSettledStatus + ", message, rcpt, CAST(?5 AS TEXT) FROM recipients " + kInFlightRecipient);
+    st.bind(1, name_of(o.status)).bind(2, now).bind(3, o.message).bind(4, o.rcpt).bind(5, reply_column(o.reply)).run();
 }
 
-void write_outcome(Db& db, const Outcome& o, std::int64_t position, RcptStatus status, Millis now) {
-    auto& st = db.prepare(
-        "UPDATE recipients SET status = ?, attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, "
-        "in_flight = 0, asked = NULL, route_mailer = coalesce(?, route_mailer), route_host = coalesce(?, route_host), "
-        "route_port = coalesce(?, route_port), last_reply = coalesce(?, last_reply) WHERE message = ? AND position = ?");
-    st.bind(1, name_of(status));
-    if (status == RcptStatus::deferred) st.bind(2, o.next_attempt_at);
-    st.bind(3, now);
-    if (o.route) st.bind(4, o.route->mailer).bind(5, o.route->host).bind(6, std::int64_t{o.route->port});
-    st.bind(7, reply_column(o.reply)).bind(8, o.message).bind(9, position).run();
+void write_outcome(Db& db, const Outcome& o, Millis now) {
+    auto& st = db.prepare(std::string("UPDATE recipients SET status = ") + kSettledStatus +
+                          ", attempts = attempts + 1, next_attempt_at = CASE WHEN " + kSettledStatus +
+                          " = 'deferred' THEN CAST(?6 AS BIGINT) ELSE NULL END, updated_at = ?2, in_flight = 0, "
+                          "asked = NULL, route_mailer = coalesce(?7, route_mailer), route_host = coalesce(?8, route_host), "
+                          "route_port = coalesce(CAST(?9 AS BIGINT), route_port), last_reply = coalesce(?5, last_reply) " +
+                          kInFlightRecipient);
+    st.bind(1, name_of(o.status)).bind(2, now).bind(3, o.message).bind(4, o.rcpt).bind(5, reply_column(o.reply));
+    st.bind(6, o.next_attempt_at);
+    if (o.route) st.bind(7, o.route->mailer).bind(8, o.route->host).bind(9, std::int64_t{o.route->port});
+    st.run();
 }
 
 }  // namespace
@@ -106,13 +103,10 @@ std::optional<NewMessage> load_message(Db& db, std::int64_t message) {
 }
 
 void settle(Db& db, const std::vector<Outcome>& outcomes, const std::vector<Bounce>& bounces, Millis now) {
-    std::set<std::int64_t> touched;
+    std::set<std::int64_t> touched;  // in order: the rows are locked in the same order by every writer
     for (const auto& o : outcomes) {
-        const auto flight = in_flight(db, o.message, o.rcpt);
-        if (!flight) continue;  // settled already (a second outcome for one attempt)
-        const RcptStatus status = settled_status(o, flight->asked);
-        write_outcome(db, o, flight->position, status, now);
-        add_event(db, now, name_of(status), o.message, o.rcpt, o.reply);
+        write_outcome_event(db, o, now);
+        write_outcome(db, o, now);
         touched.insert(o.message);
     }
     for (const auto& b : bounces) {

@@ -98,10 +98,12 @@ Enqueued enqueue_message(Db& db, const NewMessage& m, const std::optional<Idempo
         if (auto earlier = earlier_answer(db, m.user, *claim, m.created_at)) return *earlier;
         remember_claim(db, m.user, *claim, m.created_at);
     }
-    const std::int64_t key = insert_message(db, m);
     if (m.held) {  // a milter quarantined it: every recipient waits for a release
+        const std::int64_t key = *insert_message(db, m, true);
         for (const auto& r : pending_recipients(db, key)) apply(db, key, r, Action::hold, m.created_at);
         refresh_message_status(db, key);
+    } else {
+        insert_message(db, m);
     }
     return Enqueued{Enqueued::Kind::stored, {}};
 }

@@ -42,7 +42,20 @@ RecipientState recipient_from(const Statement& st, bool with_reply) {
 
 }  // namespace
 
-std::int64_t insert_message(Db& db, const NewMessage& m) {
+namespace {
+
+// An event of the message whose key is key_sql: "?" (bound as parameter 5) or the SQL
+// that names the message this connection inserted last.
+Statement& event_insert(Db& db, const std::string& key_sql, Millis at, std::string_view type,
+                        const std::optional<std::string>& rcpt, const std::optional<ReplyFacts>& reply) {
+    auto& st = db.prepare("INSERT INTO events(at, type, rcpt, reply, message) VALUES(?, ?, ?, ?, " + key_sql + ")");
+    st.bind(1, at).bind(2, type).bind(3, rcpt).bind(4, reply_column(reply));
+    return st;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> insert_message(Db& db, const NewMessage& m, bool want_key) {
     auto& msg = db.prepare(
         "INSERT INTO messages(id, \"user\", status, message_id, from_addr, mail, subject, size, created_at, send_at, "
         "tags, metadata, is_bounce, body, dsn_ret, dsn_envid) VALUES(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -51,29 +64,39 @@ std::int64_t insert_message(Db& db, const NewMessage& m) {
     msg.bind(7, static_cast<std::int64_t>(m.body.size())).bind(8, m.created_at).bind(9, m.send_at);
     msg.bind(10, tags_column(m.tags)).bind(11, metadata_column(m.metadata));
     msg.bind(12, std::int64_t{m.is_bounce}).bind_blob(13, m.body).bind(14, m.dsn_ret).bind(15, m.dsn_envid);
-    if (!msg.step()) throw Error(false, "INSERT INTO messages returned no key");
-    const std::int64_t key = msg.integer(0);
+    // In a pipeline the key is not read back: the statements that follow name it.
+    std::optional<std::int64_t> key;
+    std::string key_sql = want_key ? "" : db.last_message_key();
+    if (key_sql.empty()) {
+        if (!msg.step()) throw Error(false, "INSERT INTO messages returned no key");
+        key = msg.integer(0);
+        key_sql = "?";
+    } else {
+        msg.run();
+    }
     msg.reset();
     const Millis due = m.send_at.value_or(m.created_at);
     auto& rcpt = db.prepare(
-        "INSERT INTO recipients(message, position, rcpt, status, next_attempt_at, updated_at, route_mailer, "
-        "route_host, route_port, notify, orcpt) VALUES(?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO recipients(position, rcpt, status, next_attempt_at, updated_at, route_mailer, route_host, "
+        "route_port, notify, orcpt, message) VALUES(?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, " + key_sql + ")");
     for (size_t i = 0; i < m.rcpts.size(); ++i) {
         rcpt.reset();
-        rcpt.bind(1, key).bind(2, static_cast<std::int64_t>(i)).bind(3, m.rcpts[i]).bind(4, due).bind(5, m.created_at);
+        rcpt.bind(1, static_cast<std::int64_t>(i)).bind(2, m.rcpts[i]).bind(3, due).bind(4, m.created_at);
         if (i < m.routes.size())
-            rcpt.bind(6, m.routes[i].mailer).bind(7, m.routes[i].host).bind(8, std::int64_t{m.routes[i].port});
-        if (i < m.rcpt_dsn.size()) rcpt.bind(9, m.rcpt_dsn[i].notify).bind(10, m.rcpt_dsn[i].orcpt);
+            rcpt.bind(5, m.routes[i].mailer).bind(6, m.routes[i].host).bind(7, std::int64_t{m.routes[i].port});
+        if (i < m.rcpt_dsn.size()) rcpt.bind(8, m.rcpt_dsn[i].notify).bind(9, m.rcpt_dsn[i].orcpt);
+        if (key) rcpt.bind(10, *key);
         rcpt.run();
     }
-    add_event(db, m.created_at, "accepted", key, std::nullopt, std::nullopt);
+    auto& event = event_insert(db, key_sql, m.created_at, "accepted", std::nullopt, std::nullopt);
+    if (key) event.bind(5, *key);
+    event.run();
     return key;
 }
 
 void add_event(Db& db, Millis at, std::string_view type, std::int64_t message, const std::optional<std::string>& rcpt,
                const std::optional<ReplyFacts>& reply) {
-    auto& st = db.prepare("INSERT INTO events(at, type, message, rcpt, reply) VALUES(?, ?, ?, ?, ?)");
-    st.bind(1, at).bind(2, type).bind(3, message).bind(4, rcpt).bind(5, reply_column(reply)).run();
+    event_insert(db, "?", at, type, rcpt, reply).bind(5, message).run();
 }
 
 void set_recipient_status(Db& db, std::int64_t message, std::int64_t position, RcptStatus status, Millis now) {
@@ -84,13 +107,19 @@ void set_recipient_status(Db& db, std::int64_t message, std::int64_t position, R
 }
 
 void refresh_message_status(Db& db, std::int64_t message) {
-    auto& read = db.prepare("SELECT status FROM recipients WHERE message = ?");
-    read.bind(1, message);
-    std::vector<RcptStatus> statuses;
-    while (read.step()) statuses.push_back(rcpt_status_named(read.text(0)).value_or(RcptStatus::queued));
-    read.reset();
-    auto& write = db.prepare("UPDATE messages SET status = ? WHERE n = ? AND status <> ?1");
-    write.bind(1, name_of(message_status_of(statuses))).bind(2, message).run();
+    // Writers on other connections may settle this message's other recipients at the same
+    // time: with its row locked first, the update below reads what they committed.
+    if (db.locks_rows()) db.prepare("SELECT 1 FROM messages WHERE n = ? FOR UPDATE").bind(1, message).run();
+    // message_status_of (records.cpp), in one statement that reads nothing back.
+    auto& write = db.prepare(
+        "UPDATE messages SET status = s.v FROM (SELECT CASE WHEN count(*) = 0 THEN 'cancelled' "
+        "WHEN sum(CASE WHEN status = 'queued' OR status = 'deferred' OR status = 'held' THEN 1 ELSE 0 END) > 0 "
+        "  THEN 'pending' "
+        "WHEN sum(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END) = count(*) THEN 'delivered' "
+        "WHEN sum(CASE WHEN status = 'bounced' THEN 1 ELSE 0 END) = count(*) THEN 'bounced' "
+        "WHEN sum(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END) = count(*) THEN 'cancelled' "
+        "ELSE 'partial' END AS v FROM recipients WHERE message = ?1) AS s WHERE n = ?1 AND status <> s.v");
+    write.bind(1, message).run();
 }
 
 std::optional<std::int64_t> message_key(Db& db, const std::string& id, const std::optional<std::string>& user) {

@@ -12,8 +12,9 @@
 namespace haineko::queue::sql {
 
 // Inserts the message, its recipients (queued, due at send_at or created_at) and its
-// "accepted" event; returns its key.
-std::int64_t insert_message(Db& db, const NewMessage& m);
+// "accepted" event; returns its key, unless the connection pipelines and the key was not
+// wanted (then it is not read back).
+std::optional<std::int64_t> insert_message(Db& db, const NewMessage& m, bool want_key = false);
 
 void add_event(Db& db, Millis at, std::string_view type, std::int64_t message, const std::optional<std::string>& rcpt,
                const std::optional<ReplyFacts>& reply);

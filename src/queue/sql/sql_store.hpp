@@ -102,8 +102,10 @@ public:
     }
 
     boost::asio::awaitable<std::optional<NewMessage>> load(std::int64_t message) override {
+        // A claimed message was committed before its claim: any read batch sees it, and the
+        // writer's thread is kept for writes.
         auto call = [message](Db& db) { return sql::load_message(db, message); };
-        co_return co_await committer_.run<std::optional<NewMessage>>(std::move(call));
+        co_return co_await reader_.run<std::optional<NewMessage>>(std::move(call));
     }
 
     boost::asio::awaitable<void> settle(std::vector<Outcome> outcomes, std::vector<Bounce> bounces, Millis now) override {

@@ -123,6 +123,6 @@ void Db::reset_all() {
 
 std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
-std::int64_t Db::changes() const { return sqlite3_changes(db_); }
+std::int64_t Db::changes() { return sqlite3_changes(db_); }
 
 }  // namespace haineko::queue::sqlite

@@ -64,7 +64,7 @@ public:
     void exec(const std::string& sql) override;
     Statement& prepare(const std::string& sql) override;
     void reset_all() override;
-    std::int64_t changes() const override;
+    std::int64_t changes() override;
     std::int64_t last_insert_rowid() const;
     sqlite3* handle() const { return db_; }
 
