@@ -133,6 +133,15 @@ def for_test_class(cls):
         return state, f.read().strip()
 
 
+def query(url, sql):
+    """The rows of one statement, each a tuple of text, read with psql."""
+    run = subprocess.run(["psql", "-X", "-At", "-F", "\t", "-d", url, "-c", sql], capture_output=True, text=True,
+                         timeout=60)
+    if run.returncode != 0:
+        raise RuntimeError("pg_fixture: psql failed: " + run.stderr)
+    return [tuple(line.split("\t")) for line in run.stdout.splitlines() if line]
+
+
 def stop(state):
     data = os.path.join(state, "data")
     if os.path.exists(os.path.join(data, "postmaster.pid")):
