@@ -1,6 +1,9 @@
 #include "queue/postgres/lease_calls.hpp"
 
 #include <algorithm>
+#include <string>
+
+#include "queue/sql/delivery_calls.hpp"
 
 namespace haineko::queue::postgres {
 
@@ -16,6 +19,7 @@ constexpr const char* kExpired = "in_flight = 1 AND lease_until < ?1 ORDER BY le
 struct Claimed {
     DueRecipient due;
     Millis at;
+    RcptDsn dsn;
 };
 
 void claim(sql::Db& db, const char* which, const std::string& node, Millis now, Millis lease_until, int limit,
@@ -24,27 +28,47 @@ void claim(sql::Db& db, const char* which, const std::string& node, Millis now, 
                           " LIMIT ?2 FOR UPDATE SKIP LOCKED) "
                           "UPDATE recipients r SET in_flight = 1, lease_node = ?3, lease_until = ?4 FROM due, messages m "
                           "WHERE r.message = due.message AND r.position = due.position AND m.n = r.message "
-                          "RETURNING r.message, m.id, r.rcpt, r.attempts, m.created_at, r.next_attempt_at");
+                          "RETURNING r.message, m.id, r.rcpt, r.attempts, m.created_at, r.next_attempt_at, r.notify, r.orcpt");
     st.bind(1, now).bind(2, std::int64_t{limit}).bind(3, node).bind(4, lease_until);
     while (st.step())
         out.push_back({{st.integer(0), st.text(1), st.text(2), static_cast<int>(st.integer(3)), st.integer(4)},
-                       st.integer(5)});
+                       st.integer(5), RcptDsn{st.optional_text(6), st.optional_text(7)}});
     st.reset();
 }
 
 }  // namespace
 
-std::vector<DueRecipient> claim_due(sql::Db& db, const std::string& node, Millis now, Millis lease_until, int limit,
-                                    bool expired) {
+// The claimed messages in one statement (each looked up by its key: a plan kept from when
+// the table was small must not scan it whole), where loading each as its attempt starts
+// would cost two round trips a message.
+void load_messages(sql::Db& db, const std::vector<Claimed>& rows, sql::Claimed& out) {
+    std::string keys = "{";
+    for (const auto& r : rows) keys += (keys.size() > 1 ? "," : "") + std::to_string(r.due.message);
+    keys += "}";
+    auto& st = db.prepare(std::string("SELECT n, ") + sql::kMessageForAttempt +
+                          " FROM unnest(CAST(? AS BIGINT[])) AS k(key) JOIN messages ON n = k.key");
+    st.bind(1, keys);
+    while (st.step()) out.loaded.emplace(st.integer(0), sql::message_for_attempt(st, 1));
+    st.reset();
+    for (const auto& r : rows) {
+        auto found = out.loaded.find(r.due.message);
+        if (found == out.loaded.end()) continue;
+        found->second.rcpts.push_back(r.due.rcpt);
+        found->second.rcpt_dsn.push_back(r.dsn);
+    }
+}
+
+sql::Claimed claim_due(sql::Db& db, const std::string& node, Millis now, Millis lease_until, int limit, bool expired) {
     std::vector<Claimed> rows;
     if (expired) claim(db, kExpired, node, now, lease_until, limit, rows);
     const int left = limit - static_cast<int>(rows.size());
     if (left > 0) claim(db, kDue, node, now, lease_until, left, rows);
     // RETURNING keeps no order: the scheduler groups by message, oldest due first.
     std::stable_sort(rows.begin(), rows.end(), [](const Claimed& a, const Claimed& b) { return a.at < b.at; });
-    std::vector<DueRecipient> due;
-    for (auto& r : rows) due.push_back(std::move(r.due));
-    return due;
+    sql::Claimed out;
+    if (!rows.empty()) load_messages(db, rows, out);
+    for (auto& r : rows) out.due.push_back(std::move(r.due));
+    return out;
 }
 
 std::vector<NodeLease> in_flight_by_node(sql::Db& db) {

@@ -9,13 +9,14 @@
 
 #include "queue/records.hpp"
 #include "queue/sql/db.hpp"
+#include "queue/sql/sql_store.hpp"
 
 namespace haineko::queue::postgres {
 
 // Up to limit recipients due at now, leased to node until lease_until, oldest due first;
-// with expired, the recipients whose lease ran out (their node died) first.
-std::vector<DueRecipient> claim_due(sql::Db& db, const std::string& node, Millis now, Millis lease_until, int limit,
-                                    bool expired);
+// with expired, the recipients whose lease ran out (their node died) first. Their
+// messages come along, read in the same batch, each with its claimed recipients.
+sql::Claimed claim_due(sql::Db& db, const std::string& node, Millis now, Millis lease_until, int limit, bool expired);
 
 // Recipients in flight by node, with the latest end of each node's leases.
 std::vector<NodeLease> in_flight_by_node(sql::Db& db);

@@ -86,8 +86,9 @@ private:
 class PostgresStore final : public sql::SqlStore {
 public:
     PostgresStore(const std::string& url, const std::string& node, std::unique_ptr<postgres::Db> writer,
-                  std::unique_ptr<postgres::Db> reader)
-        : SqlStore(std::move(writer), std::move(reader), dialect(url, false), dialect(url, true), claims(node)),
+                  std::unique_ptr<postgres::Db> reader, std::unique_ptr<postgres::Db> delivery_writer)
+        : SqlStore(std::move(writer), std::move(reader), dialect(url, false), dialect(url, true), claims(node),
+                   std::move(delivery_writer)),
           url_(url), keeper_(url, node) {}
 
     StoreStats stats() const override {
@@ -132,7 +133,9 @@ std::unique_ptr<Store> open_postgres_store(const StoreOptions& options) {
         sql::recover_in_flight(*writer, wall_millis(), options.node_id, "BEGIN");
         postgres::number_events(*writer);
         auto reader = std::make_unique<postgres::Db>(options.url);
-        return std::make_unique<PostgresStore>(options.url, options.node_id, std::move(writer), std::move(reader));
+        auto delivery_writer = std::make_unique<postgres::Db>(options.url);
+        return std::make_unique<PostgresStore>(options.url, options.node_id, std::move(writer), std::move(reader),
+                                               std::move(delivery_writer));
     } catch (const sql::Error& e) {
         throw StoreUnavailable(std::string("PostgreSQL: ") + e.what());
     }

@@ -72,25 +72,31 @@ std::optional<Millis> next_due(Db& db) {
     return st.step() ? st.optional_integer(0) : std::nullopt;
 }
 
+const char* const kMessageForAttempt =
+    "id, \"user\", message_id, from_addr, mail, subject, created_at, send_at, is_bounce, body, dsn_ret, dsn_envid";
+
+NewMessage message_for_attempt(const Statement& st, int first) {
+    NewMessage m;
+    m.id = st.text(first);
+    m.user = st.text(first + 1);
+    m.message_id = st.text(first + 2);
+    m.from = st.text(first + 3);
+    m.mail = st.text(first + 4);
+    m.subject = st.text(first + 5);
+    m.created_at = st.integer(first + 6);
+    m.send_at = st.optional_integer(first + 7);
+    m.is_bounce = st.integer(first + 8) != 0;
+    m.body = st.text(first + 9);
+    m.dsn_ret = st.optional_text(first + 10);
+    m.dsn_envid = st.optional_text(first + 11);
+    return m;
+}
+
 std::optional<NewMessage> load_message(Db& db, std::int64_t message) {
-    auto& st = db.prepare(
-        "SELECT id, \"user\", message_id, from_addr, mail, subject, created_at, send_at, is_bounce, body, dsn_ret, "
-        "dsn_envid FROM messages WHERE n = ?");
+    auto& st = db.prepare(std::string("SELECT ") + kMessageForAttempt + " FROM messages WHERE n = ?");
     st.bind(1, message);
     if (!st.step()) return std::nullopt;
-    NewMessage m;
-    m.id = st.text(0);
-    m.user = st.text(1);
-    m.message_id = st.text(2);
-    m.from = st.text(3);
-    m.mail = st.text(4);
-    m.subject = st.text(5);
-    m.created_at = st.integer(6);
-    m.send_at = st.optional_integer(7);
-    m.is_bounce = st.integer(8) != 0;
-    m.body = st.text(9);
-    m.dsn_ret = st.optional_text(10);
-    m.dsn_envid = st.optional_text(11);
+    NewMessage m = message_for_attempt(st, 0);
     st.reset();
     auto& rcpts = db.prepare("SELECT rcpt, notify, orcpt FROM recipients WHERE message = ? ORDER BY position");
     rcpts.bind(1, message);

@@ -2,6 +2,7 @@
 // due, load a message for an attempt, and settle the attempts' outcomes.
 #pragma once
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "queue/records.hpp"
@@ -12,6 +13,10 @@ namespace haineko::queue::sql {
 std::vector<DueRecipient> claim_due(Db& db, Millis now, int limit);
 std::optional<Millis> next_due(Db& db);
 std::optional<NewMessage> load_message(Db& db, std::int64_t message);
+// What an attempt needs of a message: these columns of messages, read from `first` on
+// (the recipients come apart).
+extern const char* const kMessageForAttempt;
+NewMessage message_for_attempt(const Statement& st, int first);
 void settle(Db& db, const std::vector<Outcome>& outcomes, const std::vector<Bounce>& bounces, Millis now);
 
 // Deliveries in flight when the process died are due again: their recipients are no

@@ -5,7 +5,9 @@
 // PostgreSQL: a node's lease).
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -17,8 +19,15 @@
 
 namespace haineko::queue::sql {
 
+// A claim's recipients and, where the database reads them with the claim, their messages
+// for the attempts (by key; each with the claimed recipients only).
+struct Claimed {
+    std::vector<DueRecipient> due;
+    std::map<std::int64_t, NewMessage> loaded;
+};
+
 struct Claims {
-    std::function<std::vector<DueRecipient>(Db&, Millis now, int limit)> claim_due;
+    std::function<Claimed(Db&, Millis now, int limit)> claim_due;
     std::function<std::optional<Millis>(Db&)> next_due;
     // Who has what in flight, for the counts.
     std::function<std::vector<NodeLease>(Db&)> in_flight;
@@ -29,15 +38,29 @@ struct Claims {
 
 class SqlStore : public Store {
 public:
+    // delivery_writer (null: the writer does it all) takes every write but new messages:
+    // claims, settles, actions and webhooks. Those never touch a row that an intake is
+    // writing, so a database with row locks runs both at once, and a claim or a settle does
+    // not wait behind a batch of new messages (each attempt waits for two of them).
     SqlStore(std::unique_ptr<Db> writer, std::unique_ptr<Db> reader, const Dialect& write_dialect,
-             const Dialect& read_dialect, Claims claims)
+             const Dialect& read_dialect, Claims claims, std::unique_ptr<Db> delivery_writer = nullptr)
         : committer_(std::move(writer), Committer::Mode::write, write_dialect),
           reader_(std::move(reader), Committer::Mode::read, read_dialect),
+          deliveries_(delivery_writer ? std::make_unique<Committer>(std::move(delivery_writer), Committer::Mode::write,
+                                                                    write_dialect)
+                                      : nullptr),
           claims_(std::move(claims)) {}
 
     // Each call is a named lambda: GCC 12 mishandles lambda temporaries with captures in a
     // co_await expression.
-    StoreStats stats() const override { return StoreStats{committer_.jobs(), committer_.batches()}; }
+    StoreStats stats() const override {
+        StoreStats s{committer_.jobs(), committer_.batches()};
+        if (deliveries_) {
+            s.calls += deliveries_->jobs();
+            s.commits += deliveries_->batches();
+        }
+        return s;
+    }
 
     boost::asio::awaitable<Enqueued> enqueue(NewMessage message, std::optional<IdempotencyClaim> claim) override {
         auto call = [this, m = std::move(message), c = std::move(claim)](Db& db) {
@@ -65,7 +88,7 @@ public:
             if (action == Action::retry || action == Action::release) announce(db);
             return r;
         };
-        co_return co_await committer_.run<ActResult>(std::move(call));
+        co_return co_await writes().run<ActResult>(std::move(call));
     }
 
     boost::asio::awaitable<QueueCounts> counts() override {
@@ -83,7 +106,7 @@ public:
             if (n > 0) announce(db);
             return n;
         };
-        co_return co_await committer_.run<std::int64_t>(std::move(call));
+        co_return co_await writes().run<std::int64_t>(std::move(call));
     }
 
     boost::asio::awaitable<EventPage> events(std::int64_t after, int limit) override {
@@ -92,18 +115,23 @@ public:
     }
 
     boost::asio::awaitable<std::vector<DueRecipient>> claim_due(Millis now, int limit) override {
-        auto call = [this, now, limit](Db& db) { return claims_.claim_due(db, now, limit); };
-        co_return co_await committer_.run<std::vector<DueRecipient>>(std::move(call));
+        auto call = [this, now, limit](Db& db) {
+            Claimed claimed = claims_.claim_due(db, now, limit);
+            if (!claimed.loaded.empty()) keep_loaded(std::move(claimed.loaded));
+            return std::move(claimed.due);
+        };
+        co_return co_await writes().run<std::vector<DueRecipient>>(std::move(call));
     }
 
     boost::asio::awaitable<std::optional<Millis>> next_due() override {
         auto call = [this](Db& db) { return claims_.next_due(db); };
-        co_return co_await committer_.run<std::optional<Millis>>(std::move(call));
+        co_return co_await writes().run<std::optional<Millis>>(std::move(call));
     }
 
     boost::asio::awaitable<std::optional<NewMessage>> load(std::int64_t message) override {
         // A claimed message was committed before its claim: any read batch sees it, and the
         // writer's thread is kept for writes.
+        if (auto kept = take_loaded(message)) co_return kept;
         auto call = [message](Db& db) { return sql::load_message(db, message); };
         co_return co_await reader_.run<std::optional<NewMessage>>(std::move(call));
     }
@@ -113,17 +141,17 @@ public:
             sql::settle(db, o, b, now);
             return Done{};
         };
-        co_await committer_.run<Done>(std::move(call));
+        co_await writes().run<Done>(std::move(call));
     }
 
     boost::asio::awaitable<int> fan_out_webhooks(std::vector<WebhookTarget> targets, Millis now, int limit) override {
         auto call = [t = std::move(targets), now, limit](Db& db) { return sql::fan_out_webhooks(db, t, now, limit); };
-        co_return co_await committer_.run<int>(std::move(call));
+        co_return co_await writes().run<int>(std::move(call));
     }
 
     boost::asio::awaitable<std::vector<WebhookJob>> claim_webhooks(Millis now, Millis lease, int limit) override {
         auto call = [now, lease, limit](Db& db) { return sql::claim_webhooks(db, now, lease, limit); };
-        co_return co_await committer_.run<std::vector<WebhookJob>>(std::move(call));
+        co_return co_await writes().run<std::vector<WebhookJob>>(std::move(call));
     }
 
     boost::asio::awaitable<void> settle_webhook(std::int64_t n, std::optional<Millis> next_attempt_at) override {
@@ -131,11 +159,32 @@ public:
             sql::settle_webhook(db, n, next_attempt_at);
             return Done{};
         };
-        co_await committer_.run<Done>(std::move(call));
+        co_await writes().run<Done>(std::move(call));
     }
 
 private:
     struct Done {};
+
+    Committer& writes() { return deliveries_ ? *deliveries_ : committer_; }
+
+    // Kept from a claim whose batch then failed, or whose attempts never started (a stop):
+    // such leftovers are dropped past this many, and loaded again if ever asked for.
+    static constexpr std::size_t kMaxLoaded = 4096;
+
+    void keep_loaded(std::map<std::int64_t, NewMessage> loaded) {
+        std::lock_guard lock(loaded_mutex_);
+        if (loaded_.size() + loaded.size() > kMaxLoaded) loaded_.clear();
+        loaded_.merge(loaded);
+    }
+
+    std::optional<NewMessage> take_loaded(std::int64_t message) {
+        std::lock_guard lock(loaded_mutex_);
+        auto found = loaded_.find(message);
+        if (found == loaded_.end()) return std::nullopt;
+        std::optional<NewMessage> m = std::move(found->second);
+        loaded_.erase(found);
+        return m;
+    }
 
     void announce(Db& db) {
         if (claims_.announce) claims_.announce(db);
@@ -143,7 +192,10 @@ private:
 
     Committer committer_;
     Committer reader_;
+    std::unique_ptr<Committer> deliveries_;
     Claims claims_;
+    std::mutex loaded_mutex_;
+    std::map<std::int64_t, NewMessage> loaded_;
 };
 
 }  // namespace haineko::queue::sql

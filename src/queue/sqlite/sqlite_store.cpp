@@ -27,7 +27,7 @@ public:
     SqliteStore(std::unique_ptr<sqlite::Db> writer, std::unique_ptr<sqlite::Db> reader,
                 std::unique_ptr<sqlite::Db> checkpoints)
         : SqlStore(std::move(writer), std::move(reader), dialect(), dialect(),
-                   sql::Claims{[](Db& db, Millis now, int limit) { return sql::claim_due(db, now, limit); },
+                   sql::Claims{[](Db& db, Millis now, int limit) { return sql::Claimed{sql::claim_due(db, now, limit), {}}; },
                                [](Db& db) { return sql::next_due(db); }}),
           checkpointer_(std::move(checkpoints)) {}
 
