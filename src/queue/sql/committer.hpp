@@ -1,7 +1,8 @@
 // A store's own thread over one connection. Calls queue up as jobs; the thread takes every
 // job that is waiting, runs them in one transaction (each in a savepoint of its own, so one
-// job's error undoes that job only), commits once, and only then resumes each caller on its
-// own executor. The commit is the fsync (SQLite with synchronous=FULL, PostgreSQL's WAL
+// job's error undoes that job only; or, pipelined, without savepoints and run again one by
+// one when the batch fails), commits once, and only then resumes each caller on its own
+// executor. The commit is the fsync (SQLite with synchronous=FULL, PostgreSQL's WAL
 // flush): many requests, one fsync (group commit). No event loop ever waits on the disk
 // or the network.
 #pragma once
