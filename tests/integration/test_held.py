@@ -26,8 +26,10 @@ class DeepJson(HainekoTestCase):
                 resp, took = self.timed_post(body)
                 self.assertCheck(resp, 400, "HTTP", 421, None, "Malformed JSON string")
                 times.append(took)
-            # Measured about 3 ms here; the bound leaves room for a busy CI machine.
-            self.assertLess(statistics.median(times), 0.05, times)
+            # About 3 ms on a quiet machine, 50-110 ms under ASan with another test beside it
+            # (2026-12-04); a parser that recursed or backtracked over the nesting would take
+            # seconds, or crash.
+            self.assertLess(statistics.median(times), 0.5, times)
 
 
 class UnicodeLineSeparators(HainekoTestCase):
