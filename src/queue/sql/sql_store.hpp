@@ -44,12 +44,12 @@ public:
     // not wait behind a batch of new messages (each attempt waits for two of them).
     SqlStore(std::unique_ptr<Db> writer, std::unique_ptr<Db> reader, const Dialect& write_dialect,
              const Dialect& read_dialect, Claims claims, std::unique_ptr<Db> delivery_writer = nullptr)
-        : committer_(std::move(writer), Committer::Mode::write, write_dialect),
+        : claims_(std::move(claims)),
+          committer_(std::move(writer), Committer::Mode::write, write_dialect),
           reader_(std::move(reader), Committer::Mode::read, read_dialect),
           deliveries_(delivery_writer ? std::make_unique<Committer>(std::move(delivery_writer), Committer::Mode::write,
                                                                     write_dialect)
-                                      : nullptr),
-          claims_(std::move(claims)) {}
+                                      : nullptr) {}
 
     // Each call is a named lambda: GCC 12 mishandles lambda temporaries with captures in a
     // co_await expression.
@@ -190,12 +190,13 @@ private:
         if (claims_.announce) claims_.announce(db);
     }
 
-    Committer committer_;
-    Committer reader_;
-    std::unique_ptr<Committer> deliveries_;
+    // Before the committers: a job still run as they stop may use them.
     Claims claims_;
     std::mutex loaded_mutex_;
     std::map<std::int64_t, NewMessage> loaded_;
+    Committer committer_;
+    Committer reader_;
+    std::unique_ptr<Committer> deliveries_;
 };
 
 }  // namespace haineko::queue::sql
