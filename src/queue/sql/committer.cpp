@@ -168,17 +168,21 @@ void Committer::run_batch(std::vector<Job>& batch) {
 
 // The database's trouble (unavailable) fails the whole batch, as it would fail each job;
 // any other error may be one job's, and the batch is run again job by job.
+void Committer::commit_pipelined(Job* first, Job* last) {
+    begin_batch();
+    db_->begin_pipeline();
+    for (Job* job = first; job != last; ++job) {
+        job->work(*db_);
+        db_->reset_all();
+    }
+    db_->exec("COMMIT");
+    db_->end_pipeline();
+}
+
 bool Committer::run_pipelined(std::vector<Job>& batch) {
     std::exception_ptr batch_error;
     try {
-        begin_batch();
-        db_->begin_pipeline();
-        for (auto& job : batch) {
-            job.work(*db_);
-            db_->reset_all();
-        }
-        db_->exec("COMMIT");
-        db_->end_pipeline();
+        commit_pipelined(batch.data(), batch.data() + batch.size());
     } catch (const Error& e) {
         roll_back();
         if (!e.unavailable()) return false;
@@ -196,12 +200,7 @@ bool Committer::run_pipelined(std::vector<Job>& batch) {
 std::exception_ptr Committer::run_alone(Job& job) {
     std::exception_ptr error;
     try {
-        begin_batch();
-        db_->begin_pipeline();
-        job.work(*db_);
-        db_->reset_all();
-        db_->exec("COMMIT");
-        db_->end_pipeline();
+        commit_pipelined(&job, &job + 1);
     } catch (...) {
         error = as_caller_error(std::current_exception());
         roll_back();

@@ -110,6 +110,8 @@ private:
     void run_batch(std::vector<Job>& batch);
     // A pipelined batch; false when it failed for one of its jobs (nothing kept).
     bool run_pipelined(std::vector<Job>& batch);
+    // Runs [first, last) in one pipelined transaction and commits; throws what failed.
+    void commit_pipelined(Job* first, Job* last);
     std::exception_ptr run_alone(Job& job);
     void roll_back();
     void count(std::size_t jobs);
