@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "core/address.hpp"
@@ -125,10 +126,16 @@ void Scheduler::stop() {
     timer_.cancel();
 }
 
+std::size_t Scheduler::room() const {
+    const std::size_t deliveries = capacity_ - std::min(delivering_, capacity_);
+    const std::size_t settles = 2 * capacity_ - std::min(delivering_ + settling_, 2 * capacity_);
+    return std::min({deliveries, settles, kMaxClaim});
+}
+
 asio::awaitable<void> Scheduler::run() {
     while (!stopping_) {
         woken_ = false;
-        const std::size_t room = std::min(capacity_ - std::min(in_flight_, capacity_), kMaxClaim);
+        const std::size_t room = this->room();
         std::vector<DueRecipient> due;
         if (room > 0) {
             try {
@@ -147,7 +154,7 @@ asio::awaitable<void> Scheduler::run() {
         std::map<std::int64_t, std::vector<DueRecipient>> by_message;
         for (auto& d : due) by_message[d.message].push_back(std::move(d));
         for (auto& [key, recipients] : by_message) {
-            in_flight_ += recipients.size();
+            delivering_ += recipients.size();
             asio::co_spawn(executor_, attempt(std::move(recipients)), asio::detached);
         }
         if (room > 0 && due.size() == room) continue;  // more may be due now
@@ -160,11 +167,21 @@ asio::awaitable<void> Scheduler::run() {
 
 asio::awaitable<void> Scheduler::attempt(std::vector<DueRecipient> due) {
     const std::size_t count = due.size();
+    bool delivered = false;  // the relay has answered: the slot went back, the settle is counted
+    // Frees what this attempt holds; a scheduler that stopped claiming for want of room claims again.
+    auto release = [&](std::size_t& held) {
+        const bool was_full = room() == 0;
+        held -= count;
+        if (was_full) wake();
+    };
     try {
         const auto config = config_.get();
         const auto message = co_await store_.load(due.front().message);
         if (message) {
             std::vector<Outcome> outcomes = co_await deliver(*message, due, *config);
+            settling_ += count;
+            release(delivering_);
+            delivered = true;
             const Millis now = now_millis();
             std::vector<Bounce> bounces = bounces_for(*message, due.front().message, outcomes, *config, now);
             const bool reports_queued = !bounces.empty();
@@ -182,9 +199,7 @@ asio::awaitable<void> Scheduler::attempt(std::vector<DueRecipient> due) {
         // The recipients stay in flight in the store until the next start makes them due.
         spdlog::error("queue: the attempt for {} could not be settled: {}", due.front().id, e.what());
     }
-    // A scheduler that stopped claiming for want of room claims again.
-    if (in_flight_ >= capacity_) wake();
-    in_flight_ -= count;
+    release(delivered ? settling_ : delivering_);
 }
 
 // The outcomes are the only record of what the relays answered: a store that cannot

@@ -1,10 +1,14 @@
 // Delivers what the queue holds, on one event loop with that loop's mailers. It keeps in
 // memory only the attempts in flight: each turn it claims from the store what is due
-// (never more than its share of queue.max_concurrency), and sleeps until woken (a new
-// message, an action) or a second has passed. Each claimed message is loaded once; its
-// recipients are grouped by route (and domain, for MX) into transactions of at most 100
-// RCPT TO; the replies go through the disposition step, bounces become delivery status
-// notifications, and everything is settled in one store call.
+// (never more deliveries at once than its share of queue.max_concurrency), and sleeps
+// until woken (a new message, an action) or a second has passed. An attempt gives its
+// slot back when the relay has answered, not when the store has kept the answer: waiting
+// for a commit holds no relay session, and on a database across a socket that wait is
+// most of an attempt. Attempts waiting for their commit are bounded too (as many again).
+// Each claimed message is loaded once; its recipients are grouped by route (and domain,
+// for MX) into transactions of at most 100 RCPT TO; the replies go through the
+// disposition step, bounces become delivery status notifications, and everything is
+// settled in one store call.
 #pragma once
 #include <boost/asio.hpp>
 
@@ -34,7 +38,7 @@ public:
     void wake();   // from any thread: look for due work now
     void stop();   // on the loop: claim nothing more; attempts in flight finish
 
-    std::size_t in_flight() const { return in_flight_; }
+    std::size_t in_flight() const { return delivering_ + settling_; }
 
 private:
     boost::asio::awaitable<void> run();
@@ -52,7 +56,10 @@ private:
     MailerSet& mailers_;
     LoopMetrics& metrics_;
     std::size_t capacity_;
-    std::size_t in_flight_ = 0;
+    std::size_t room() const;  // recipients this loop may claim now
+
+    std::size_t delivering_ = 0;  // recipients claimed whose relays have not answered yet
+    std::size_t settling_ = 0;    // recipients answered whose outcomes the store has not kept yet
     bool stopping_ = false;
     bool woken_ = false;
     bool store_trouble_logged_ = false;
