@@ -45,7 +45,7 @@ void load_messages(sql::Db& db, const std::vector<Claimed>& rows, sql::Claimed& 
     std::string keys = "{";
     for (const auto& r : rows) keys += (keys.size() > 1 ? "," : "") + std::to_string(r.due.message);
     keys += "}";
-    auto& st = db.prepare(std::string("SELECT n, ") + sql::kMessageForAttempt +
+    auto& st = db.prepare_planned_each_call(std::string("SELECT n, ") + sql::kMessageForAttempt +
                           " FROM unnest(CAST(? AS BIGINT[])) AS k(key) JOIN messages ON n = k.key");
     st.bind(1, keys);
     while (st.step()) out.loaded.emplace(st.integer(0), sql::message_for_attempt(st, 1));

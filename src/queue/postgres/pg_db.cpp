@@ -99,7 +99,8 @@ Statement& Statement::bind_null(int index) { return set(index, std::nullopt, 0);
 void Statement::send() {
     PGconn* conn = db_.conn_;
     const int count = static_cast<int>(values_.size());
-    if (!prepared_) {
+    const bool planned_each_call = name_.empty();
+    if (!prepared_ && !planned_each_call) {
         if (db_.pipelining_) {
             if (!PQsendPrepare(conn, name_.c_str(), text_.c_str(), count, nullptr)) check(conn, nullptr, text_);
             db_.sent_.push_back({text_, this});
@@ -118,13 +119,18 @@ void Statement::send() {
         lengths[i] = values_[i] ? static_cast<int>(values_[i]->size()) : 0;
     }
     if (db_.pipelining_) {
-        if (!PQsendQueryPrepared(conn, name_.c_str(), count, values.data(), lengths.data(), formats_.data(), 0))
-            check(conn, nullptr, text_);
+        const int sent = planned_each_call ? PQsendQueryParams(conn, text_.c_str(), count, nullptr, values.data(),
+                                                               lengths.data(), formats_.data(), 0)
+                                           : PQsendQueryPrepared(conn, name_.c_str(), count, values.data(),
+                                                                 lengths.data(), formats_.data(), 0);
+        if (!sent) check(conn, nullptr, text_);
         db_.sent_.push_back({text_, nullptr});
         return;
     }
     requests.fetch_add(1, std::memory_order_relaxed);
-    result_ = PQexecPrepared(conn, name_.c_str(), count, values.data(), lengths.data(), formats_.data(), 0);
+    result_ = planned_each_call
+                  ? PQexecParams(conn, text_.c_str(), count, nullptr, values.data(), lengths.data(), formats_.data(), 0)
+                  : PQexecPrepared(conn, name_.c_str(), count, values.data(), lengths.data(), formats_.data(), 0);
     check(conn, result_, text_);
     db_.note_changes(result_);
 }
@@ -191,6 +197,7 @@ Db::Db(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
 
 Db::~Db() {
     statements_.clear();
+    planned_each_call_.clear();
     PQfinish(conn_);
 }
 
@@ -234,8 +241,21 @@ Statement& Db::prepare(const std::string& sql) {
     return *found->second;
 }
 
+Statement& Db::prepare_planned_each_call(const std::string& sql) {
+    auto found = planned_each_call_.find(sql);
+    if (found == planned_each_call_.end()) {
+        int parameters = 0;
+        std::string text = numbered_parameters(sql, parameters);
+        auto statement = std::make_unique<Statement>(*this, std::string(), std::move(text), parameters);
+        found = planned_each_call_.emplace(sql, std::move(statement)).first;
+    }
+    found->second->reset();
+    return *found->second;
+}
+
 void Db::reset_all() {
     for (auto& [sql, statement] : statements_) statement->reset();
+    for (auto& [sql, statement] : planned_each_call_) statement->reset();
 }
 
 std::int64_t Db::changes() {

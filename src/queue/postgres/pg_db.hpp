@@ -32,6 +32,7 @@ class Db;
 
 class Statement final : public sql::Statement {
 public:
+    // An empty name: sent with its text at each call, and planned for its parameters then.
     Statement(Db& db, std::string name, std::string text, int parameters);
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
@@ -77,6 +78,7 @@ public:
 
     void exec(const std::string& sql) override;
     Statement& prepare(const std::string& sql) override;
+    Statement& prepare_planned_each_call(const std::string& sql) override;
     void reset_all() override;
     std::int64_t changes() override;
     void begin_pipeline() override;
@@ -110,6 +112,7 @@ private:
 
     PGconn* conn_ = nullptr;
     std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
+    std::map<std::string, std::unique_ptr<Statement>, std::less<>> planned_each_call_;
     std::int64_t changes_ = 0;
     bool pipelining_ = false;
     std::vector<Sent> sent_;

@@ -71,6 +71,11 @@ public:
     virtual void exec(const std::string& sql) = 0;
     // The prepared statement for this text, reset and ready. Kept for the next call.
     virtual Statement& prepare(const std::string& sql) = 0;
+    // The same, for a statement whose best plan depends on its parameters and on the
+    // tables' sizes (a join over an array of keys): a database that keeps plans plans
+    // this one again at each call, since a plan kept from the first calls, when the tables
+    // were small, is a full scan once they are large.
+    virtual Statement& prepare_planned_each_call(const std::string& sql) { return prepare(sql); }
     // Resets every kept statement, so that none holds a read open past a job.
     virtual void reset_all() = 0;
     // Rows changed by the last statement (in a pipeline, once its answer is in).
