@@ -16,7 +16,7 @@ std::unique_ptr<Store> open_store(const Config& config) {
     std::error_code ec;
     if (path.parent_path() == default_dir && !std::filesystem::exists(default_dir, ec))
         std::filesystem::create_directories(default_dir, ec);
-    return open_sqlite_store(StoreOptions{config.queue.path});
+    return open_sqlite_store(StoreOptions{config.queue.path, "", ""});
 }
 
 QueueService::QueueService(Runtime& runtime, const Config& config) : store_(open_store(config)) {
