@@ -20,6 +20,7 @@ Outcome dispose(const DueRecipient& due, const Reply& reply, const RouteFacts& r
                 Millis now, std::mt19937_64& random) {
     Outcome o;
     o.message = due.message;
+    o.position = due.position;
     o.rcpt = due.rcpt;
     o.route = route;
     o.reply = facts_of(reply);

@@ -185,6 +185,7 @@ struct DueRecipient {
     std::string rcpt;
     int attempts = 0;  // before this attempt
     Millis created_at = 0;
+    std::int64_t position = 0;  // the recipient's place in its message: with message, its key
 };
 
 // A delivery status notification to queue for a message whose recipients bounced.
@@ -196,6 +197,7 @@ struct Bounce {
 // How one attempt ended for one recipient, as the disposition step decided.
 struct Outcome {
     std::int64_t message = 0;
+    std::int64_t position = 0;  // as claimed
     std::string rcpt;
     RcptStatus status = RcptStatus::deferred;  // delivered, deferred or bounced
     std::optional<Millis> next_attempt_at;     // deferred: when

@@ -41,6 +41,7 @@ TEST(PgStore, AnotherNodesLeaseIsTakenOverOnlyOnceItRunsOut) {
     ASSERT_EQ(taken.size(), 2u);
     Outcome o;
     o.message = taken[0].message;
+    o.position = taken[0].position;
     o.rcpt = taken[0].rcpt;
     o.status = RcptStatus::delivered;
     await(b->settle({o}, {}, kT0 + 62'000));

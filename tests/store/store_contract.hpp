@@ -75,6 +75,7 @@ NewMessage message(const std::string& id, std::vector<std::string> rcpts, const 
 Outcome outcome(const DueRecipient& d, RcptStatus status, const std::string& code) {
     Outcome o;
     o.message = d.message;
+    o.position = d.position;
     o.rcpt = d.rcpt;
     o.status = status;
     if (status == RcptStatus::deferred) o.next_attempt_at = kT0 + 300'000;

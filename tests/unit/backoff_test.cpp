@@ -62,11 +62,12 @@ haineko::Reply reply_with(int code, const char* dsn) {
 TEST(Disposition, TwoHundredsDeliverFiveHundredsBounceTheRestDefer) {
     std::mt19937_64 random(1);
     const RetryPolicy p;
-    const DueRecipient due{7, "id", "neko@example.org", 0, 1'000'000};
+    const DueRecipient due{7, "id", "neko@example.org", 0, 1'000'000, 2};
     const RouteFacts route{"ESMTP", "127.0.0.1", 25};
     auto delivered = dispose(due, reply_with(250, "2.0.0"), route, p, 2'000'000, random);
     EXPECT_EQ(delivered.status, RcptStatus::delivered);
     EXPECT_EQ(delivered.message, 7);
+    EXPECT_EQ(delivered.position, 2);  // the store settles the recipient by this key
     EXPECT_EQ(delivered.reply->code, "250");
     auto bounced = dispose(due, reply_with(550, "5.1.1"), route, p, 2'000'000, random);
     EXPECT_EQ(bounced.status, RcptStatus::bounced);
@@ -84,7 +85,7 @@ TEST(Disposition, TwoHundredsDeliverFiveHundredsBounceTheRestDefer) {
 TEST(Disposition, ATemporaryFailureBouncesOnceTheLifetimeIsOver) {
     std::mt19937_64 random(1);
     const RetryPolicy p{300'000, 4'000'000, 3'600'000};
-    const DueRecipient due{7, "id", "neko@example.org", 5, 0};
+    const DueRecipient due{7, "id", "neko@example.org", 5, 0, 0};
     EXPECT_EQ(dispose(due, reply_with(451, "4.3.0"), {}, p, 3'600'000, random).status, RcptStatus::bounced);
     // Just before the end: the next try is at the end, not after it.
     auto last = dispose(due, reply_with(451, "4.3.0"), {}, p, 3'500'000, random);

@@ -28,10 +28,12 @@ void claim(sql::Db& db, const char* which, const std::string& node, Millis now, 
                           " LIMIT ?2 FOR UPDATE SKIP LOCKED) "
                           "UPDATE recipients r SET in_flight = 1, lease_node = ?3, lease_until = ?4 FROM due, messages m "
                           "WHERE r.message = due.message AND r.position = due.position AND m.n = r.message "
-                          "RETURNING r.message, m.id, r.rcpt, r.attempts, m.created_at, r.next_attempt_at, r.notify, r.orcpt");
+                          "RETURNING r.message, m.id, r.rcpt, r.attempts, m.created_at, r.next_attempt_at, r.notify, r.orcpt, "
+                          "r.position");
     st.bind(1, now).bind(2, std::int64_t{limit}).bind(3, node).bind(4, lease_until);
     while (st.step())
-        out.push_back({{st.integer(0), st.text(1), st.text(2), static_cast<int>(st.integer(3)), st.integer(4)},
+        out.push_back({{st.integer(0), st.text(1), st.text(2), static_cast<int>(st.integer(3)), st.integer(4),
+                        st.integer(8)},
                        st.integer(5), RcptDsn{st.optional_text(6), st.optional_text(7)}});
     st.reset();
 }

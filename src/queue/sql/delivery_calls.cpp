@@ -10,11 +10,9 @@ namespace haineko::queue::sql {
 
 namespace {
 
-// The recipient an outcome settles: the first of its address still in flight (none when
-// a second outcome for one attempt comes).
-constexpr const char* kInFlightRecipient =
-    "WHERE message = ?3 AND position = (SELECT min(position) FROM recipients "
-    "WHERE message = ?3 AND rcpt = ?4 AND in_flight = 1)";
+// The recipient an outcome settles, by its key, while still in flight (not when a second
+// outcome for one attempt comes). A key lookup has one plan whatever the tables' sizes.
+constexpr const char* kInFlightRecipient = "WHERE message = ?3 AND position = ?6 AND rcpt = ?4 AND in_flight = 1";
 
 // What a cancel or hold asked for during the attempt makes of the outcome ?1: a delivery
 // stays one; anything else becomes what was asked.
@@ -27,19 +25,20 @@ constexpr const char* kSettledStatus =
 void write_outcome_event(Db& db, const Outcome& o, Millis now) {
     auto& st = db.prepare(std::string("INSERT INTO events(at, type, message, rcpt, reply) SELECT CAST(?2 AS BIGINT), ") +
                           kSettledStatus + ", message, rcpt, CAST(?5 AS TEXT) FROM recipients " + kInFlightRecipient);
-    st.bind(1, name_of(o.status)).bind(2, now).bind(3, o.message).bind(4, o.rcpt).bind(5, reply_column(o.reply)).run();
+    st.bind(1, name_of(o.status)).bind(2, now).bind(3, o.message).bind(4, o.rcpt).bind(5, reply_column(o.reply));
+    st.bind(6, o.position).run();
 }
 
 void write_outcome(Db& db, const Outcome& o, Millis now) {
     auto& st = db.prepare(std::string("UPDATE recipients SET status = ") + kSettledStatus +
                           ", attempts = attempts + 1, next_attempt_at = CASE WHEN " + kSettledStatus +
-                          " = 'deferred' THEN CAST(?6 AS BIGINT) ELSE NULL END, updated_at = ?2, in_flight = 0, "
-                          "asked = NULL, route_mailer = coalesce(?7, route_mailer), route_host = coalesce(?8, route_host), "
-                          "route_port = coalesce(CAST(?9 AS BIGINT), route_port), last_reply = coalesce(?5, last_reply) " +
+                          " = 'deferred' THEN CAST(?7 AS BIGINT) ELSE NULL END, updated_at = ?2, in_flight = 0, "
+                          "asked = NULL, route_mailer = coalesce(?8, route_mailer), route_host = coalesce(?9, route_host), "
+                          "route_port = coalesce(CAST(?10 AS BIGINT), route_port), last_reply = coalesce(?5, last_reply) " +
                           kInFlightRecipient);
     st.bind(1, name_of(o.status)).bind(2, now).bind(3, o.message).bind(4, o.rcpt).bind(5, reply_column(o.reply));
-    st.bind(6, o.next_attempt_at);
-    if (o.route) st.bind(7, o.route->mailer).bind(8, o.route->host).bind(9, std::int64_t{o.route->port});
+    st.bind(6, o.position).bind(7, o.next_attempt_at);
+    if (o.route) st.bind(8, o.route->mailer).bind(9, o.route->host).bind(10, std::int64_t{o.route->port});
     st.run();
 }
 
@@ -54,7 +53,8 @@ std::vector<DueRecipient> claim_due(Db& db, Millis now, int limit) {
     std::vector<DueRecipient> due;
     std::vector<std::int64_t> positions;
     while (st.step()) {
-        due.push_back({st.integer(0), st.text(1), st.text(3), static_cast<int>(st.integer(4)), st.integer(5)});
+        due.push_back({st.integer(0), st.text(1), st.text(3), static_cast<int>(st.integer(4)), st.integer(5),
+                       st.integer(2)});
         positions.push_back(st.integer(2));
     }
     st.reset();
