@@ -66,6 +66,32 @@ TEST(PgStore, ARestartedNodeTakesBackOnlyItsOwnClaims) {
     EXPECT_EQ(again[0].id, "ma");
 }
 
+// A hold that meets a claim still being committed (on another connection: this node's
+// claims have one of their own, and other nodes claim too) waits for it, then finds the
+// recipient in flight and asks its attempt; holding it under the attempt would lose the
+// attempt's outcome (the settle finds nothing in flight) and deliver it again at release.
+TEST(PgStore, AHoldMeetingAClaimBeingCommittedAsksTheAttempt) {
+    empty_database();
+    auto store = open_postgres_store({"", test_url(), kNode});
+    await(store->enqueue(message("m", {"x@example.org"}), std::nullopt));
+    haineko::queue::postgres::Db claim(test_url());
+    claim.exec("BEGIN");
+    claim.exec("UPDATE recipients SET in_flight = 1, lease_node = 'node-b', lease_until = 9999999999999");
+    std::thread commit_later([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        claim.exec("COMMIT");
+    });
+    const ActResult held = await(store->act("m", std::nullopt, Action::hold, kT0 + 1));
+    commit_later.join();
+    EXPECT_EQ(held.kind, ActResult::Kind::done);
+    haineko::queue::postgres::Db db(test_url());
+    auto& row = db.prepare("SELECT status, in_flight, asked FROM recipients");
+    ASSERT_TRUE(row.step());
+    EXPECT_EQ(row.text(0), "queued");
+    EXPECT_EQ(row.integer(1), 1);
+    EXPECT_EQ(row.text(2), "hold");
+}
+
 TEST(PgStore, NodesStartingTogetherMigrateOnce) {
     empty_database();
     std::vector<std::thread> nodes;

@@ -34,10 +34,13 @@ struct PendingRecipient {
     bool in_flight;
 };
 
+// Locked where the database locks rows: a claim on another connection (this node's or
+// another's) that committed since this transaction began is then seen, and its recipient
+// is asked in flight rather than held or cancelled under the attempt.
 std::vector<PendingRecipient> pending_recipients(Db& db, std::int64_t message) {
-    auto& st = db.prepare(
+    auto& st = db.prepare(std::string(
         "SELECT position, rcpt, status, attempts, in_flight FROM recipients WHERE message = ? "
-        "AND status IN ('queued', 'deferred', 'held') ORDER BY position");
+        "AND status IN ('queued', 'deferred', 'held') ORDER BY position") + (db.locks_rows() ? " FOR UPDATE" : ""));
     st.bind(1, message);
     std::vector<PendingRecipient> rows;
     while (st.step())
