@@ -33,16 +33,22 @@ Millis wall_millis() {
         .count();
 }
 
-sql::Dialect dialect(const std::string& url, bool read) {
+enum class Role { write, read, claim };
+
+sql::Dialect dialect(const std::string& url, Role role) {
+    const bool read = role == Role::read;
     sql::Dialect d;
-    d.begin_write = "BEGIN";
+    // A claim's commit need not wait for the disk: a claim lost in a crash of the
+    // database leaves its recipients due (delivered again, never lost), and any settle
+    // that is kept was flushed after the claim it follows (the log is written in order).
+    d.begin_write = role == Role::claim ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN";
     // Without savepoints, a batch is a few round trips whatever its size (committer.hpp).
     d.pipeline = true;
     d.max_batch = 256;
     // One snapshot for a whole batch of reads, which never takes a lock.
     d.begin_read = read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
     d.reconnect = [url] { return std::make_unique<postgres::Db>(url); };
-    if (!read) d.after_commit = [](Db& db) { postgres::number_events(db); };
+    if (role == Role::write) d.after_commit = [](Db& db) { postgres::number_events(db); };
     return d;
 }
 
@@ -86,9 +92,9 @@ private:
 class PostgresStore final : public sql::SqlStore {
 public:
     PostgresStore(const std::string& url, const std::string& node, std::unique_ptr<postgres::Db> writer,
-                  std::unique_ptr<postgres::Db> reader, std::unique_ptr<postgres::Db> delivery_writer)
-        : SqlStore(std::move(writer), std::move(reader), dialect(url, false), dialect(url, true), claims(node),
-                   std::move(delivery_writer)),
+                  std::unique_ptr<postgres::Db> reader, MoreWriters more)
+        : SqlStore(std::move(writer), std::move(reader), dialect(url, Role::write), dialect(url, Role::read),
+                   claims(node), std::move(more)),
           url_(url), keeper_(url, node) {}
 
     StoreStats stats() const override {
@@ -104,7 +110,7 @@ public:
 
 private:
     static sql::Claims claims(const std::string& node) {
-        // Claims run on the writer's thread only.
+        // Claims run on the claiming connection's thread only.
         auto last_look = std::make_shared<Millis>(0);
         return sql::Claims{[node, last_look](Db& db, Millis now, int limit) {
                                const bool expired = now - *last_look >= kExpiredEvery;
@@ -133,9 +139,10 @@ std::unique_ptr<Store> open_postgres_store(const StoreOptions& options) {
         sql::recover_in_flight(*writer, wall_millis(), options.node_id, "BEGIN");
         postgres::number_events(*writer);
         auto reader = std::make_unique<postgres::Db>(options.url);
-        auto delivery_writer = std::make_unique<postgres::Db>(options.url);
+        sql::SqlStore::MoreWriters more{std::make_unique<postgres::Db>(options.url),
+                                        std::make_unique<postgres::Db>(options.url), dialect(options.url, Role::claim)};
         return std::make_unique<PostgresStore>(options.url, options.node_id, std::move(writer), std::move(reader),
-                                               std::move(delivery_writer));
+                                               std::move(more));
     } catch (const sql::Error& e) {
         throw StoreUnavailable(std::string("PostgreSQL: ") + e.what());
     }

@@ -38,26 +38,39 @@ struct Claims {
 
 class SqlStore : public Store {
 public:
-    // delivery_writer (null: the writer does it all) takes every write but new messages:
-    // claims, settles, actions and webhooks. Those never touch a row that an intake is
-    // writing, so a database with row locks runs both at once, and a claim or a settle does
-    // not wait behind a batch of new messages (each attempt waits for two of them).
+    // Writers besides the one that takes new messages; null: that writer does it all.
+    struct MoreWriters {
+        // Settles, actions and webhooks. Those never touch a row that an intake is writing,
+        // so a database with row locks runs both at once, and a settle does not wait behind
+        // a batch of new messages.
+        std::unique_ptr<Db> deliveries;
+        // Claims (and the look for the next due time), on a connection of their own: each
+        // scheduler waits for its claim before it can start more deliveries, so a claim must
+        // not queue behind a batch of settles and its commit.
+        std::unique_ptr<Db> claims;
+        Dialect claim_dialect;
+    };
+
     SqlStore(std::unique_ptr<Db> writer, std::unique_ptr<Db> reader, const Dialect& write_dialect,
-             const Dialect& read_dialect, Claims claims, std::unique_ptr<Db> delivery_writer = nullptr)
+             const Dialect& read_dialect, Claims claims, MoreWriters more = {})
         : claims_(std::move(claims)),
           committer_(std::move(writer), Committer::Mode::write, write_dialect),
           reader_(std::move(reader), Committer::Mode::read, read_dialect),
-          deliveries_(delivery_writer ? std::make_unique<Committer>(std::move(delivery_writer), Committer::Mode::write,
-                                                                    write_dialect)
-                                      : nullptr) {}
+          deliveries_(more.deliveries
+                          ? std::make_unique<Committer>(std::move(more.deliveries), Committer::Mode::write, write_dialect)
+                          : nullptr),
+          claimer_(more.claims ? std::make_unique<Committer>(std::move(more.claims), Committer::Mode::write,
+                                                             std::move(more.claim_dialect))
+                               : nullptr) {}
 
     // Each call is a named lambda: GCC 12 mishandles lambda temporaries with captures in a
     // co_await expression.
     StoreStats stats() const override {
         StoreStats s{committer_.jobs(), committer_.batches()};
-        if (deliveries_) {
-            s.calls += deliveries_->jobs();
-            s.commits += deliveries_->batches();
+        for (const Committer* c : {deliveries_.get(), claimer_.get()}) {
+            if (!c) continue;
+            s.calls += c->jobs();
+            s.commits += c->batches();
         }
         return s;
     }
@@ -120,12 +133,12 @@ public:
             if (!claimed.loaded.empty()) keep_loaded(std::move(claimed.loaded));
             return std::move(claimed.due);
         };
-        co_return co_await writes().run<std::vector<DueRecipient>>(std::move(call));
+        co_return co_await claiming().run<std::vector<DueRecipient>>(std::move(call));
     }
 
     boost::asio::awaitable<std::optional<Millis>> next_due() override {
         auto call = [this](Db& db) { return claims_.next_due(db); };
-        co_return co_await writes().run<std::optional<Millis>>(std::move(call));
+        co_return co_await claiming().run<std::optional<Millis>>(std::move(call));
     }
 
     boost::asio::awaitable<std::optional<NewMessage>> load(std::int64_t message) override {
@@ -166,6 +179,7 @@ private:
     struct Done {};
 
     Committer& writes() { return deliveries_ ? *deliveries_ : committer_; }
+    Committer& claiming() { return claimer_ ? *claimer_ : writes(); }
 
     // Kept from a claim whose batch then failed, or whose attempts never started (a stop):
     // such leftovers are dropped past this many, and loaded again if ever asked for.
@@ -197,6 +211,7 @@ private:
     Committer committer_;
     Committer reader_;
     std::unique_ptr<Committer> deliveries_;
+    std::unique_ptr<Committer> claimer_;
 };
 
 }  // namespace haineko::queue::sql

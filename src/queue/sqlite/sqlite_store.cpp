@@ -28,7 +28,7 @@ public:
                 std::unique_ptr<sqlite::Db> checkpoints)
         : SqlStore(std::move(writer), std::move(reader), dialect(), dialect(),
                    sql::Claims{[](Db& db, Millis now, int limit) { return sql::Claimed{sql::claim_due(db, now, limit), {}}; },
-                               [](Db& db) { return sql::next_due(db); }}),
+                               [](Db& db) { return sql::next_due(db); }, nullptr, nullptr}),
           checkpointer_(std::move(checkpoints)) {}
 
 private:
