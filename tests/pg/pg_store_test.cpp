@@ -112,7 +112,37 @@ TEST(PgStore, NodesStartingTogetherMigrateOnce) {
     auto& versions = db.prepare("SELECT count(*), max(version) FROM haineko_schema");
     ASSERT_TRUE(versions.step());
     EXPECT_EQ(versions.integer(0), 1);
-    EXPECT_EQ(versions.integer(1), 1);
+    EXPECT_EQ(versions.integer(1), 2);
+}
+
+// A queue of schema 1 kept each body in its message's row; migrated, those messages are
+// delivered with their bodies (read with a claim, or alone), and new ones keep theirs apart.
+TEST(PgStore, ASchemaOneQueueKeepsItsBodies) {
+    empty_database();
+    auto old = message("old", {"a@example.org"});
+    old.body = "Subject: old\r\n\r\nkept in the row\r\n";
+    await(open_postgres_store({"", test_url(), kNode})->enqueue(old, std::nullopt));
+    {
+        haineko::queue::postgres::Db db(test_url());
+        db.exec("UPDATE messages SET body = (SELECT body FROM bodies WHERE message = n); DROP TABLE bodies;"
+                "UPDATE haineko_schema SET version = 1");
+    }
+    auto a = open_postgres_store({"", test_url(), "node-a"});
+    auto b = open_postgres_store({"", test_url(), "node-b"});
+    auto fresh = message("new", {"b@example.org"});
+    fresh.body = "Subject: new\r\n\r\nkept apart\r\n";
+    await(a->enqueue(fresh, std::nullopt));
+    const auto due = await(a->claim_due(kT0 + 1000, 10));
+    ASSERT_EQ(due.size(), 2u);
+    for (const auto& d : due) {
+        const std::string& body = d.id == "old" ? old.body : fresh.body;
+        auto claimed = await(a->load(d.message));  // read with the claim
+        ASSERT_TRUE(claimed);
+        EXPECT_EQ(claimed->body, body);
+        auto alone = await(b->load(d.message));  // read on its own
+        ASSERT_TRUE(alone);
+        EXPECT_EQ(alone->body, body);
+    }
 }
 
 TEST(PgStore, ANodeHearsOfWorkAnotherNodeAccepted) {

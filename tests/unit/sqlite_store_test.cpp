@@ -39,11 +39,11 @@ private:
 class SqliteStoreTest : public ::testing::Test {
 protected:
     TempDir dir;
-    std::unique_ptr<Store> store = open_sqlite_store({dir.file("queue.db")});
+    std::unique_ptr<Store> store = open_sqlite_store({dir.file("queue.db"), "", ""});
 
     void reopen() {
         store.reset();
-        store = open_sqlite_store({dir.file("queue.db")});
+        store = open_sqlite_store({dir.file("queue.db"), "", ""});
     }
 };
 
@@ -55,7 +55,7 @@ std::optional<TempDir> current_dir;
 
 std::unique_ptr<Store> open_store_under_test(bool fresh) {
     if (fresh || !current_dir) current_dir.emplace();
-    return open_sqlite_store({current_dir->file("queue.db")});
+    return open_sqlite_store({current_dir->file("queue.db"), "", ""});
 }
 
 void forget_store_under_test() { current_dir.reset(); }
@@ -69,7 +69,7 @@ TEST_F(SqliteStoreTest, AnOlderQueueIsCountedWhenOpened) {
         haineko::queue::sqlite::Db db(dir.file("queue.db"));
         db.exec("DELETE FROM pending_counts; PRAGMA user_version=1");
     }
-    store = open_sqlite_store({dir.file("queue.db")});
+    store = open_sqlite_store({dir.file("queue.db"), "", ""});
     auto c = await(store->counts());
     EXPECT_EQ(c.queued, 2);
     EXPECT_EQ(c.pending, 1);
@@ -85,7 +85,7 @@ TEST_F(SqliteStoreTest, ASchemaTwoQueueGetsTheDsnColumns) {
                 "ALTER TABLE recipients DROP COLUMN notify; ALTER TABLE recipients DROP COLUMN orcpt;"
                 "PRAGMA user_version=2");
     }
-    store = open_sqlite_store({dir.file("queue.db")});
+    store = open_sqlite_store({dir.file("queue.db"), "", ""});
     auto m = message("new", {"b@example.org"});
     m.dsn_envid = "E";
     await(store->enqueue(m, std::nullopt));
@@ -98,14 +98,43 @@ TEST_F(SqliteStoreTest, ASchemaTwoQueueGetsTheDsnColumns) {
     }
 }
 
+// A queue of schema 3 kept each body in its message's row; opened now, those messages are
+// delivered with their bodies, and new ones keep theirs apart.
+TEST_F(SqliteStoreTest, ASchemaThreeQueueKeepsItsBodies) {
+    auto old = message("old", {"a@example.org"});
+    old.body = "Subject: old\r\n\r\nkept in the row\r\n";
+    await(store->enqueue(old, std::nullopt));
+    store.reset();
+    {
+        haineko::queue::sqlite::Db db(dir.file("queue.db"));
+        db.exec("UPDATE messages SET body = (SELECT body FROM bodies WHERE message = n); DROP TABLE bodies;"
+                "PRAGMA user_version=3");
+    }
+    store = open_sqlite_store({dir.file("queue.db"), "", ""});
+    auto fresh = message("new", {"b@example.org"});
+    fresh.body = "Subject: new\r\n\r\nkept apart\r\n";
+    await(store->enqueue(fresh, std::nullopt));
+    auto due = await(store->claim_due(kT0 + 1000, 10));
+    ASSERT_EQ(due.size(), 2u);
+    for (const auto& d : due) {
+        auto loaded = await(store->load(d.message));
+        ASSERT_TRUE(loaded);
+        EXPECT_EQ(loaded->body, d.id == "old" ? old.body : fresh.body);
+    }
+    haineko::queue::sqlite::Db db(dir.file("queue.db"));
+    auto& apart = db.prepare("SELECT count(*) FROM bodies");
+    ASSERT_TRUE(apart.step());
+    EXPECT_EQ(apart.integer(0), 1);
+}
+
 TEST(SqliteStoreOpen, AMissingDirectoryIsUnavailable) {
-    EXPECT_THROW(open_sqlite_store({"/nonexistent/haineko/queue.db"}), StoreUnavailable);
+    EXPECT_THROW(open_sqlite_store({"/nonexistent/haineko/queue.db", "", ""}), StoreUnavailable);
 }
 
 TEST(SqliteStoreOpen, AFileThatIsNotADatabaseIsUnavailable) {
     TempDir dir;
     { std::ofstream(dir.file("queue.db")) << std::string(4096, 'x'); }
-    EXPECT_THROW(open_sqlite_store({dir.file("queue.db")}), StoreUnavailable);
+    EXPECT_THROW(open_sqlite_store({dir.file("queue.db"), "", ""}), StoreUnavailable);
 }
 
 #include "queue/sql/committer.hpp"

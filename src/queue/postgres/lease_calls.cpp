@@ -47,8 +47,8 @@ void load_messages(sql::Db& db, const std::vector<Claimed>& rows, sql::Claimed& 
     std::string keys = "{";
     for (const auto& r : rows) keys += (keys.size() > 1 ? "," : "") + std::to_string(r.due.message);
     keys += "}";
-    auto& st = db.prepare_planned_each_call(std::string("SELECT n, ") + sql::kMessageForAttempt +
-                          " FROM unnest(CAST(? AS BIGINT[])) AS k(key) JOIN messages ON n = k.key");
+    auto& st = db.prepare_planned_each_call(std::string("SELECT m.n, ") + sql::kMessageForAttempt +
+                          " FROM unnest(CAST(? AS BIGINT[])) AS k(key) JOIN messages m ON m.n = k.key " + sql::kBodyJoin);
     st.bind(1, keys);
     while (st.step()) out.loaded.emplace(st.integer(0), sql::message_for_attempt(st, 1));
     st.reset();

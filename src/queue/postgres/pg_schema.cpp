@@ -8,8 +8,10 @@ namespace haineko::queue::postgres {
 
 namespace {
 
-// 1: the first shared queue (the SQLite queue's schema 3, with leases).
-constexpr int kSchemaVersion = 1;
+// 1: the first shared queue (the SQLite queue's schema 3, with leases). 2: the bodies of
+// new messages in a table of their own, so that a status update copies a small row (an
+// older message keeps its own in messages.body, which new ones leave empty).
+constexpr int kSchemaVersion = 2;
 
 // Any number that no other program takes as its advisory lock on the same database.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7243915583)";
@@ -40,6 +42,9 @@ CREATE TABLE IF NOT EXISTS messages(
   dsn_envid TEXT);
 CREATE INDEX IF NOT EXISTS messages_by_status ON messages(status, n);
 CREATE INDEX IF NOT EXISTS messages_by_user ON messages("user", n);
+CREATE TABLE IF NOT EXISTS bodies(
+  message BIGINT PRIMARY KEY,
+  body BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS recipients(
   message BIGINT NOT NULL,
   position BIGINT NOT NULL,

@@ -73,7 +73,10 @@ std::optional<Millis> next_due(Db& db) {
 }
 
 const char* const kMessageForAttempt =
-    "id, \"user\", message_id, from_addr, mail, subject, created_at, send_at, is_bounce, body, dsn_ret, dsn_envid";
+    "id, \"user\", message_id, from_addr, mail, subject, created_at, send_at, is_bounce, coalesce(b.body, m.body), "
+    "dsn_ret, dsn_envid";
+
+const char* const kBodyJoin = "LEFT JOIN bodies b ON b.message = m.n";
 
 NewMessage message_for_attempt(const Statement& st, int first) {
     NewMessage m;
@@ -93,7 +96,7 @@ NewMessage message_for_attempt(const Statement& st, int first) {
 }
 
 std::optional<NewMessage> load_message(Db& db, std::int64_t message) {
-    auto& st = db.prepare(std::string("SELECT ") + kMessageForAttempt + " FROM messages WHERE n = ?");
+    auto& st = db.prepare(std::string("SELECT ") + kMessageForAttempt + " FROM messages m " + kBodyJoin + " WHERE m.n = ?");
     st.bind(1, message);
     if (!st.step()) return std::nullopt;
     NewMessage m = message_for_attempt(st, 0);

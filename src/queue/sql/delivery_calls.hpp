@@ -13,9 +13,10 @@ namespace haineko::queue::sql {
 std::vector<DueRecipient> claim_due(Db& db, Millis now, int limit);
 std::optional<Millis> next_due(Db& db);
 std::optional<NewMessage> load_message(Db& db, std::int64_t message);
-// What an attempt needs of a message: these columns of messages, read from `first` on
-// (the recipients come apart).
+// What an attempt needs of a message: these columns, read from `first` on (the
+// recipients come apart), of the message as m joined to its body by kBodyJoin.
 extern const char* const kMessageForAttempt;
+extern const char* const kBodyJoin;
 NewMessage message_for_attempt(const Statement& st, int first);
 void settle(Db& db, const std::vector<Outcome>& outcomes, const std::vector<Bounce>& bounces, Millis now);
 

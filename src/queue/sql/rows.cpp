@@ -58,12 +58,12 @@ Statement& event_insert(Db& db, const std::string& key_sql, Millis at, std::stri
 std::optional<std::int64_t> insert_message(Db& db, const NewMessage& m, bool want_key) {
     auto& msg = db.prepare(
         "INSERT INTO messages(id, \"user\", status, message_id, from_addr, mail, subject, size, created_at, send_at, "
-        "tags, metadata, is_bounce, body, dsn_ret, dsn_envid) VALUES(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "tags, metadata, is_bounce, body, dsn_ret, dsn_envid) VALUES(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?) "
         "RETURNING n");
     msg.bind(1, m.id).bind(2, m.user).bind(3, m.message_id).bind(4, m.from).bind(5, m.mail).bind(6, m.subject);
     msg.bind(7, static_cast<std::int64_t>(m.body.size())).bind(8, m.created_at).bind(9, m.send_at);
     msg.bind(10, tags_column(m.tags)).bind(11, metadata_column(m.metadata));
-    msg.bind(12, std::int64_t{m.is_bounce}).bind_blob(13, m.body).bind(14, m.dsn_ret).bind(15, m.dsn_envid);
+    msg.bind(12, std::int64_t{m.is_bounce}).bind(13, m.dsn_ret).bind(14, m.dsn_envid);
     // In a pipeline the key is not read back: the statements that follow name it.
     std::optional<std::int64_t> key;
     std::string key_sql = want_key ? "" : db.last_message_key();
@@ -75,6 +75,13 @@ std::optional<std::int64_t> insert_message(Db& db, const NewMessage& m, bool wan
         msg.run();
     }
     msg.reset();
+    // The body has a table of its own, so that the message row, written again at each
+    // change of status (PostgreSQL copies the whole row), stays small. Messages kept
+    // before it have theirs in messages.body (kMessageForAttempt reads either).
+    auto& body = db.prepare("INSERT INTO bodies(body, message) VALUES(?, " + key_sql + ")");
+    body.bind_blob(1, m.body);
+    if (key) body.bind(2, *key);
+    body.run();
     const Millis due = m.send_at.value_or(m.created_at);
     auto& rcpt = db.prepare(
         "INSERT INTO recipients(position, rcpt, status, next_attempt_at, updated_at, route_mailer, route_host, "

@@ -10,8 +10,10 @@ namespace haineko::queue::sqlite {
 namespace {
 
 // 1: the first queue. 2: pending_counts and its triggers, and the route index. 3: the
-// DSN parameters of a message (RET, ENVID) and of each recipient (NOTIFY, ORCPT).
-constexpr int kSchemaVersion = 3;
+// DSN parameters of a message (RET, ENVID) and of each recipient (NOTIFY, ORCPT). 4: the
+// bodies of new messages in a table of their own (an older message keeps its own in
+// messages.body, which new ones leave empty).
+constexpr int kSchemaVersion = 4;
 
 // Recipients are ordered as given (position); the due index holds only what the
 // scheduler may claim, so a deep queue of held or finished mail costs it nothing.
@@ -43,6 +45,9 @@ CREATE TABLE IF NOT EXISTS messages(
   dsn_envid TEXT);
 CREATE INDEX IF NOT EXISTS messages_by_status ON messages(status, n);
 CREATE INDEX IF NOT EXISTS messages_by_user ON messages(user, n);
+CREATE TABLE IF NOT EXISTS bodies(
+  message INTEGER PRIMARY KEY,
+  body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS recipients(
   message INTEGER NOT NULL,
   position INTEGER NOT NULL,
