@@ -10,7 +10,9 @@ fsync on) with pg_stat_statements loaded. It prints:
 - the statements by total time, with their calls, time and WAL per message.
 
     python3 bench/pg_profile.py --binary build-release/hainekoctl [--duration 15]
-        [--pg 'setting = value' ...] [--perf perf.data]
+        [--runs N] [--pg 'setting = value' ...] [--perf perf.data]
+
+--runs N loads the same database N times, each with a fresh Haineko (as bench.py --pg).
 
 --perf records every CPU's stacks (perf record -e cpu-clock -a -g) for the load's duration.
 """
@@ -74,6 +76,56 @@ def print_statements(url, messages, top):
         print(f"{calls}\t{us}\t{wal}\t{query}")
 
 
+def print_tables(url):
+    rows = pg_fixture.query(url, "SELECT relname, n_live_tup, n_dead_tup, n_tup_hot_upd, autovacuum_count, "
+                                 "pg_size_pretty(pg_total_relation_size(relid)) FROM pg_stat_user_tables "
+                                 "WHERE n_live_tup > 0 ORDER BY relname")
+    print("table\tlive\tdead\tHOT updates\tautovacuums\tsize")
+    for row in rows:
+        print("\t".join(row))
+
+
+def profile_one_run(args, workdir, state, url):
+    sink = Sink(workdir)
+    h = Haineko(args.binary, workdir, sink.port, extra_cf=f"queue:\n  store: '{url}'\n" + args.cf)
+    body = os.path.join(workdir, "v1.json")
+    with open(body, "wb") as f:
+        f.write(v1_message())
+    pg_fixture.query(url, "SELECT pg_stat_statements_reset()")
+    haineko0, postgres0 = h.cpu_seconds(), postgres_cpu_seconds(state)
+    start = time.time()
+    counts, loading = [], [True]
+
+    def count_each_second():
+        while loading[0]:
+            counts.append((time.time() - start, sink.messages()))
+            time.sleep(1)
+
+    threading.Thread(target=count_each_second, daemon=True).start()
+    perf = None
+    if args.perf:
+        perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "2000", "-a", "-g", "-o", args.perf,
+                                 "--", "sleep", str(args.duration)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    w = run_wrk(h.url("/v1/messages"), body, 64, args.duration)
+    if perf:
+        perf.wait()
+    accepted_in = time.time() - start
+    accepted = w["requests"] - w["non2xx"]
+    relayed = wait_for_count(sink.messages, accepted, timeout=30)
+    elapsed = time.time() - start
+    loading[0] = False
+    n = max(relayed, 1)
+    haineko_cpu, postgres_cpu = h.cpu_seconds() - haineko0, postgres_cpu_seconds(state) - postgres0
+    print("at the sink: " + " ".join(f"{t:.0f}s {m}" for t, m in counts))
+    print(f"accepted {accepted} ({accepted / accepted_in:.0f}/s), {relayed} at the sink in {elapsed:.1f} s "
+          f"({relayed / elapsed:.0f}/s end to end); 202 p50 {w.get('p50', 0) * 1000:.1f} ms, "
+          f"p99 {w.get('p99', 0) * 1000:.1f} ms")
+    print(f"CPU per message: Haineko {haineko_cpu / n * 1e6:.0f} us, PostgreSQL {postgres_cpu / n * 1e6:.0f} us")
+    print_statements(url, n, args.top)
+    print_tables(url)
+    stop_both("v1", h, sink)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--binary", required=True)
@@ -82,49 +134,16 @@ def main():
     p.add_argument("--cf", default="", help="more haineko.cf lines (the queue: block is written already)")
     p.add_argument("--top", type=int, default=15, help="statements listed")
     p.add_argument("--perf", help="perf record's output file")
+    p.add_argument("--runs", type=int, default=1, help="loads one after another on the same database")
     args = p.parse_args()
     workdir = tempfile.mkdtemp(prefix="haineko-pgprof-")
     os.chmod(workdir, 0o755)
     state, url = start_postgres(workdir, args.pg)
     try:
-        sink = Sink(workdir)
-        h = Haineko(args.binary, workdir, sink.port, extra_cf=f"queue:\n  store: '{url}'\n" + args.cf)
-        body = os.path.join(workdir, "v1.json")
-        with open(body, "wb") as f:
-            f.write(v1_message())
-        pg_fixture.query(url, "SELECT pg_stat_statements_reset()")
-        haineko0, postgres0 = h.cpu_seconds(), postgres_cpu_seconds(state)
-        start = time.time()
-        counts, loading = [], [True]
-
-        def count_each_second():
-            while loading[0]:
-                counts.append((time.time() - start, sink.messages()))
-                time.sleep(1)
-
-        threading.Thread(target=count_each_second, daemon=True).start()
-        perf = None
-        if args.perf:
-            perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "2000", "-a", "-g", "-o", args.perf,
-                                     "--", "sleep", str(args.duration)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        w = run_wrk(h.url("/v1/messages"), body, 64, args.duration)
-        if perf:
-            perf.wait()
-        accepted_in = time.time() - start
-        accepted = w["requests"] - w["non2xx"]
-        relayed = wait_for_count(sink.messages, accepted, timeout=30)
-        elapsed = time.time() - start
-        loading[0] = False
-        n = max(relayed, 1)
-        haineko_cpu, postgres_cpu = h.cpu_seconds() - haineko0, postgres_cpu_seconds(state) - postgres0
-        print("at the sink: " + " ".join(f"{t:.0f}s {m}" for t, m in counts))
-        print(f"accepted {accepted} ({accepted / accepted_in:.0f}/s), {relayed} at the sink in {elapsed:.1f} s "
-              f"({relayed / elapsed:.0f}/s end to end); 202 p50 {w.get('p50', 0) * 1000:.1f} ms, "
-              f"p99 {w.get('p99', 0) * 1000:.1f} ms")
-        print(f"CPU per message: Haineko {haineko_cpu / n * 1e6:.0f} us, PostgreSQL {postgres_cpu / n * 1e6:.0f} us")
-        print_statements(url, n, args.top)
-        stop_both("v1", h, sink)
+        for run in range(args.runs):
+            if args.runs > 1:
+                print(f"run {run + 1} of {args.runs}")
+            profile_one_run(args, workdir, state, url)
     finally:
         pg_fixture.stop(state)
 
