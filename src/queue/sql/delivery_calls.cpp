@@ -1,6 +1,8 @@
 #include "queue/sql/delivery_calls.hpp"
 
+#include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "queue/sql/columns.hpp"
 #include "queue/sql/rows.hpp"
@@ -112,11 +114,19 @@ std::optional<NewMessage> load_message(Db& db, std::int64_t message) {
 }
 
 void settle(Db& db, const std::vector<Outcome>& outcomes, const std::vector<Bounce>& bounces, Millis now) {
-    std::set<std::int64_t> touched;  // in order: the rows are locked in the same order by every writer
-    for (const auto& o : outcomes) {
-        write_outcome_event(db, o, now);
-        write_outcome(db, o, now);
-        touched.insert(o.message);
+    // Recipients, then messages, each in key order: an action locks a message's
+    // recipients in that order too (message_calls.cpp), so the two never wait for each
+    // other in a circle when an attempt's routes took its recipients out of order.
+    std::vector<const Outcome*> in_order;
+    for (const auto& o : outcomes) in_order.push_back(&o);
+    std::stable_sort(in_order.begin(), in_order.end(), [](const Outcome* a, const Outcome* b) {
+        return std::tie(a->message, a->position) < std::tie(b->message, b->position);
+    });
+    std::set<std::int64_t> touched;
+    for (const Outcome* o : in_order) {
+        write_outcome_event(db, *o, now);
+        write_outcome(db, *o, now);
+        touched.insert(o->message);
     }
     for (const auto& b : bounces) {
         insert_message(db, b.report);
