@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -45,6 +46,26 @@ protected:
         store.reset();
         store = open_sqlite_store({dir.file("queue.db"), "", ""});
     }
+
+    // Closes the store, makes its file an older queue with sql, and opens it again.
+    void reopen_after(const std::string& sql) {
+        store.reset();
+        {
+            haineko::queue::sqlite::Db db(dir.file("queue.db"));
+            db.exec(sql);
+        }
+        reopen();
+    }
+
+    // Every message with a recipient due, as an attempt loads it, by queue id.
+    std::map<std::string, NewMessage> load_every_due() {
+        std::map<std::string, NewMessage> loaded;
+        for (const auto& d : await(store->claim_due(kT0 + 1000, 10))) {
+            auto m = await(store->load(d.message));
+            if (m) loaded.emplace(d.id, std::move(*m));
+        }
+        return loaded;
+    }
 };
 
 }  // namespace
@@ -64,12 +85,7 @@ void forget_store_under_test() { current_dir.reset(); }
 // A queue written before the counts were kept (schema 1) is counted once when opened.
 TEST_F(SqliteStoreTest, AnOlderQueueIsCountedWhenOpened) {
     await(store->enqueue(message("m", {"a@example.org", "b@example.org"}), std::nullopt));
-    store.reset();
-    {
-        haineko::queue::sqlite::Db db(dir.file("queue.db"));
-        db.exec("DELETE FROM pending_counts; PRAGMA user_version=1");
-    }
-    store = open_sqlite_store({dir.file("queue.db"), "", ""});
+    reopen_after("DELETE FROM pending_counts; PRAGMA user_version=1");
     auto c = await(store->counts());
     EXPECT_EQ(c.queued, 2);
     EXPECT_EQ(c.pending, 1);
@@ -78,24 +94,16 @@ TEST_F(SqliteStoreTest, AnOlderQueueIsCountedWhenOpened) {
 // A queue of schema 2 (no DSN columns) gets them when opened, and keeps its messages.
 TEST_F(SqliteStoreTest, ASchemaTwoQueueGetsTheDsnColumns) {
     await(store->enqueue(message("old", {"a@example.org"}), std::nullopt));
-    store.reset();
-    {
-        haineko::queue::sqlite::Db db(dir.file("queue.db"));
-        db.exec("ALTER TABLE messages DROP COLUMN dsn_ret; ALTER TABLE messages DROP COLUMN dsn_envid;"
-                "ALTER TABLE recipients DROP COLUMN notify; ALTER TABLE recipients DROP COLUMN orcpt;"
-                "PRAGMA user_version=2");
-    }
-    store = open_sqlite_store({dir.file("queue.db"), "", ""});
+    reopen_after("ALTER TABLE messages DROP COLUMN dsn_ret; ALTER TABLE messages DROP COLUMN dsn_envid;"
+                 "ALTER TABLE recipients DROP COLUMN notify; ALTER TABLE recipients DROP COLUMN orcpt;"
+                 "PRAGMA user_version=2");
     auto m = message("new", {"b@example.org"});
     m.dsn_envid = "E";
     await(store->enqueue(m, std::nullopt));
-    auto due = await(store->claim_due(kT0 + 1000, 10));
-    ASSERT_EQ(due.size(), 2u);
-    for (const auto& d : due) {
-        auto loaded = await(store->load(d.message));
-        ASSERT_TRUE(loaded);
-        EXPECT_EQ(loaded->dsn_envid, d.id == "new" ? std::optional<std::string>("E") : std::nullopt);
-    }
+    const auto loaded = load_every_due();
+    ASSERT_EQ(loaded.size(), 2u);
+    EXPECT_EQ(loaded.at("old").dsn_envid, std::nullopt);
+    EXPECT_EQ(loaded.at("new").dsn_envid, "E");
 }
 
 // A queue of schema 3 kept each body in its message's row; opened now, those messages are
@@ -104,23 +112,15 @@ TEST_F(SqliteStoreTest, ASchemaThreeQueueKeepsItsBodies) {
     auto old = message("old", {"a@example.org"});
     old.body = "Subject: old\r\n\r\nkept in the row\r\n";
     await(store->enqueue(old, std::nullopt));
-    store.reset();
-    {
-        haineko::queue::sqlite::Db db(dir.file("queue.db"));
-        db.exec("UPDATE messages SET body = (SELECT body FROM bodies WHERE message = n); DROP TABLE bodies;"
-                "PRAGMA user_version=3");
-    }
-    store = open_sqlite_store({dir.file("queue.db"), "", ""});
+    reopen_after("UPDATE messages SET body = (SELECT body FROM bodies WHERE message = n); DROP TABLE bodies;"
+                 "PRAGMA user_version=3");
     auto fresh = message("new", {"b@example.org"});
     fresh.body = "Subject: new\r\n\r\nkept apart\r\n";
     await(store->enqueue(fresh, std::nullopt));
-    auto due = await(store->claim_due(kT0 + 1000, 10));
-    ASSERT_EQ(due.size(), 2u);
-    for (const auto& d : due) {
-        auto loaded = await(store->load(d.message));
-        ASSERT_TRUE(loaded);
-        EXPECT_EQ(loaded->body, d.id == "old" ? old.body : fresh.body);
-    }
+    const auto loaded = load_every_due();
+    ASSERT_EQ(loaded.size(), 2u);
+    EXPECT_EQ(loaded.at("old").body, old.body);
+    EXPECT_EQ(loaded.at("new").body, fresh.body);
     haineko::queue::sqlite::Db db(dir.file("queue.db"));
     auto& apart = db.prepare("SELECT count(*) FROM bodies");
     ASSERT_TRUE(apart.step());
