@@ -1,6 +1,7 @@
 """The shared queue on a real PostgreSQL 15 (issue 11): two nodes on one database, a message
 accepted by one is seen and delivered through either, the URL from queue.store or from
-HAINEKO_QUEUE_URL with its password never shown, and the database stopped under the nodes:
+HAINEKO_QUEUE_URL with its password never shown, `hainekoctl queue` through either node,
+and the database stopped under the nodes:
 /v1 answers 503 with Retry-After meanwhile and the nodes go on by themselves after."""
 
 import json
@@ -9,7 +10,7 @@ import sys
 import time
 import unittest
 
-from harness import HOSTNAME, HainekoTestCase
+from harness import HOSTNAME, HainekoTestCase, run_ctl
 from peers import STALL, AioPeer, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
@@ -73,6 +74,28 @@ class SharedQueue(HainekoTestCase):
         self.assertIn(node["node"], {"%s:%d" % (HOSTNAME, self.a.port), "%s:%d" % (HOSTNAME, self.b.port)})
         self.assertRegex(node["lease_until"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertIn("in_flight", self.a.request("GET", "/v1/queue").json)  # the cluster, from any node
+
+    def test_queue_command_works_against_either_node(self):
+        resp = self.a.request("POST", "/v1/messages", body=json.dumps(
+            {"from": "a@example.jp", "to": "later@example.jp", "subject": "cli on b", "text": "t",
+             "send_at": "2099-01-01T00:00:00Z"}), headers={"Content-Type": "application/json"})
+        self.assertEqual(resp.status, 202, resp.body)
+        mid = resp.json["id"]
+
+        def ctl(node, *args):
+            run = run_ctl("queue", *args, "-p", str(node.port))
+            self.assertEqual(run.returncode, 0, run.stderr)
+            return run.stdout
+
+        self.assertIn("later@example.jp", ctl(self.b, "show", mid))  # accepted by a, read through b
+        self.assertIn(mid, ctl(self.b, "list", "--status", "pending"))
+        ctl(self.b, "hold", mid)
+        self.assertEqual(self.message(self.a, mid)["recipients"][0]["status"], "held")
+        ctl(self.a, "release", mid)
+        self.assertEqual(self.message(self.b, mid)["recipients"][0]["status"], "queued")
+        self.assertIn("in_flight", json.loads(ctl(self.a, "stats", "--json")))  # the cluster's counts
+        ctl(self.b, "delete", mid)
+        self.assertEqual(self.message(self.a, mid)["recipients"][0]["status"], "cancelled")
 
     def test_conf_shows_the_store_without_its_password(self):
         for node in (self.a, self.b):
