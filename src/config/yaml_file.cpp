@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "core/text.hpp"
@@ -43,18 +44,26 @@ bool quote_is_closed(const std::string& text, std::size_t open) {
 }
 
 // Walks the document as a reader would see it, aliases expanded, and stops at the first
-// thing wrong with it.
+// thing wrong with it. An alias is the very node its anchor names, so a collection met
+// again is not walked again: what it adds (its values, its depth) is remembered from the
+// first time. A few hundred bytes of nested aliases thus cost a few hundred steps to
+// refuse, not a million.
 class DocumentCheck {
 public:
     DocumentCheck(const std::string& name, const std::string& text) : name_(name), text_(text) {}
 
     void walk(const YAML::Node& node, int depth) {
-        if (++nodes_ > kMaxConfigNodes)
-            throw ConfigError(name_, line_of(node),
-                              "the document expands to more than " + std::to_string(kMaxConfigNodes) +
-                                  " values (anchors and aliases nested too deep?)");
-        if (depth > kMaxConfigDepth)
-            throw ConfigError(name_, line_of(node), "nesting is deeper than " + std::to_string(kMaxConfigDepth) + " levels");
+        if (depth > kMaxConfigDepth) too_deep(node);
+        if (const Walked* seen = walked_before(node)) {
+            count(node, seen->values);
+            if (depth + seen->height > kMaxConfigDepth) too_deep(node);
+            deepest_ = std::max(deepest_, depth + seen->height);
+            return;
+        }
+        const std::size_t values_before = nodes_;
+        const int deepest_before = deepest_;
+        deepest_ = depth;
+        count(node, 1);
         switch (node.Type()) {
             case YAML::NodeType::Scalar:
                 check_scalar(node);
@@ -73,9 +82,51 @@ public:
             default:
                 break;
         }
+        if (nodes_ - values_before >= kRememberFrom) remember(node, nodes_ - values_before, deepest_ - depth);
+        deepest_ = std::max(deepest_, deepest_before);
     }
 
 private:
+    // Smaller collections are walked again when met again: that costs less than
+    // remembering every one of them in a large document.
+    static constexpr std::size_t kRememberFrom = 64;
+
+    // What a collection added to the walk the first time: its values, itself included,
+    // and how many levels it goes below itself.
+    struct Walked {
+        YAML::Node node;
+        std::size_t values;
+        int height;
+    };
+
+    [[noreturn]] void too_deep(const YAML::Node& node) const {
+        throw ConfigError(name_, line_of(node), "nesting is deeper than " + std::to_string(kMaxConfigDepth) + " levels");
+    }
+
+    void count(const YAML::Node& node, std::size_t values) {
+        nodes_ += values;
+        if (nodes_ > kMaxConfigNodes)
+            throw ConfigError(name_, line_of(node),
+                              "the document expands to more than " + std::to_string(kMaxConfigNodes) +
+                                  " values (anchors and aliases nested too deep?)");
+    }
+
+    // yaml-cpp does not expose a node's identity, only is(); the position and the kind
+    // find the candidate, and is() confirms that it is the same node, not a neighbour.
+    static std::pair<int, int> key_of(const YAML::Node& node) {
+        return {node.Mark().pos, static_cast<int>(node.Type())};
+    }
+
+    const Walked* walked_before(const YAML::Node& node) const {
+        if (!node.IsSequence() && !node.IsMap()) return nullptr;
+        auto it = walked_.find(key_of(node));
+        return it != walked_.end() && it->second.node.is(node) ? &it->second : nullptr;
+    }
+
+    void remember(const YAML::Node& node, std::size_t values, int height) {
+        walked_.try_emplace(key_of(node), Walked{node, values, height});
+    }
+
     void check_scalar(const YAML::Node& node) {
         // The file is UTF-8, but an escape ("\U0011FFFF") can still make a value that is not.
         if (!is_valid_utf8(node.Scalar()))
@@ -90,7 +141,9 @@ private:
 
     const std::string& name_;
     const std::string& text_;
-    std::size_t nodes_ = 0;
+    std::size_t nodes_ = 0;  // values so far, every alias expanded
+    int deepest_ = 0;        // the deepest level reached below the collection being walked
+    std::map<std::pair<int, int>, Walked> walked_;
 };
 
 }  // namespace

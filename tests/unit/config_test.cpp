@@ -605,6 +605,63 @@ TEST(YamlFile, AliasExpansionIsCapped) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
 }
 
+// An alias is counted as every value it stands for, whether its anchor was walked once
+// or many times: the limit is the same to the value.
+TEST(YamlFile, AliasesCountEveryValueTheyStandFor) {
+    // root, "a", the anchored list and its 999 values, "b", b's list, 998 aliases of 1,000
+    // values each, "c" and c's list: 1,000,000 values with `filler` scalars in c's list.
+    auto document = [](int filler) {
+        std::string text = "a: &a [";
+        for (int i = 0; i < 999; ++i) text += i ? ", x" : "x";
+        text += "]\nb: [";
+        for (int i = 0; i < 998; ++i) text += i ? ", *a" : "*a";
+        text += "]\nc: [";
+        for (int i = 0; i < filler; ++i) text += i ? ", y" : "y";
+        return text + "]\n";
+    };
+    EXPECT_NO_THROW(load_yaml_text(document(994), "exact"));
+    try {
+        load_yaml_text(document(995), "one-more");
+        ADD_FAILURE() << "no error";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("expands to more than 1000000 values"), std::string::npos) << e.what();
+    }
+}
+
+// A list nested `levels` deep, with `values` scalars at the bottom.
+static std::string nested_list(int levels, int values) {
+    std::string inner;
+    for (int i = 0; i < values; ++i) inner += i ? ", x" : "x";
+    return std::string(static_cast<std::size_t>(levels), '[') + inner + std::string(static_cast<std::size_t>(levels), ']');
+}
+
+// The depth limit holds where an alias is used, not only where its anchor stands: both
+// for a small anchor, walked again, and a large one, whose depth is remembered.
+TEST(YamlFile, AliasesCarryTheirDepth) {
+    for (int values : {1, 100}) {
+        SCOPED_TRACE(values);
+        // the anchor's deepest scalar is at level 1 + 40; an alias at level 1 + 20 puts it at 61
+        std::string anchor = "a: &a " + nested_list(40, values) + "\n";
+        EXPECT_NO_THROW(load_yaml_text(anchor + "b: " + std::string(20, '[') + "*a" + std::string(20, ']') + "\n", "ok"));
+        // and at level 1 + 30 at 71, past 64
+        std::string deep = anchor + "b: " + std::string(30, '[') + "*a" + std::string(30, ']') + "\n";
+        try {
+            load_yaml_text(deep, "deep");
+            ADD_FAILURE() << "no error";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("deep:1: nesting is deeper than 64 levels"), std::string::npos) << e.what();
+        }
+    }
+}
+
+// Each value is still checked the first time it is met, inside an anchored collection too.
+TEST(YamlFile, AnchoredValuesAreChecked) {
+    std::string big = "a: &a [";
+    for (int i = 0; i < 100; ++i) big += "x, ";
+    EXPECT_THROW(load_yaml_text(big + "\"\\U0011FFFF\"]\nb: *a\n", "utf8"), ConfigError);
+    EXPECT_THROW(load_yaml_text("a: &a {k: v}\nb: [*a, *a]\nc: {[1]: 2}\n", "key"), ConfigError);
+}
+
 TEST(YamlFile, NanAndInfinityStayText) {
     auto v = yaml_to_json(YAML::Load("a: nan\nb: inf\nc: -infinity\nd: 1.5\n"));
     EXPECT_EQ(v.as_object().at("a").as_string(), "nan");
