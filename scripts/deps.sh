@@ -11,10 +11,12 @@ run=(
   cmake g++ make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libyaml-cpp-dev libc-ares-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev libpq-dev
+  liblua5.4-dev
   openssl ca-certificates
 )
 peers=(curl postfix python3-aiosmtpd python3-jsonschema swaks libnet-ssleay-perl wrk dnsmasq
-       opendkim opendkim-tools libmilter-dev python3-dkim postgresql-15 prometheus)
+       opendkim opendkim-tools libmilter-dev python3-dkim postgresql-15 prometheus
+       dovecot-core dovecot-lmtpd python3-dnslib)
 fuzz=(clang-14 libclang-rt-14-dev)
 case "$profile" in
   run) packages=("${run[@]}") ;;

@@ -24,6 +24,7 @@
 #include "core/tls.hpp"
 #include "http/server.hpp"
 #include "queue/service.hpp"
+#include "plugin/host.hpp"
 #include "policy/password.hpp"
 #include "relay/route_check.hpp"
 #include "runtime/runtime.hpp"
@@ -102,8 +103,12 @@ int serve(const ServerFlags& f, bool background) {
     std::shared_ptr<const Config> config;
     try {
         config = load_config(options);
+        plugin::check_plugins(config->plugins);
     } catch (const ConfigError& e) {
         std::fprintf(stderr, "hainekoctl: %s\n", e.what());
+        return kUsageError;
+    } catch (const plugin::LoadError& e) {
+        std::fprintf(stderr, "hainekoctl: a plugin does not load: %s\n", e.what());
         return kUsageError;
     }
     const std::string pid_path = pid_file_of(f, options);
@@ -181,6 +186,14 @@ int check(const ServerFlags& f) {
     }
     std::vector<std::string> errors = config->problems;
     for (auto& p : route_problems(*config)) errors.push_back(std::move(p));
+    try {
+        plugin::check_plugins(config->plugins);
+        for (const auto& p : config->plugins.list)
+            std::printf("plugin %s: %s (%s)\n", p.name.c_str(), p.path.empty() ? "bundled" : p.path.c_str(),
+                        p.origin.c_str());
+    } catch (const plugin::LoadError& e) {
+        errors.push_back(std::string("a plugin does not load: ") + e.what());
+    }
     bool tls_wanted = false;
     for (const auto& l : config->smtp.listen) {
         std::printf("smtp listener %s: %s, tls %s (%s)\n", l.address.c_str(), l.submission ? "submission" : "relay",
@@ -199,6 +212,30 @@ int check(const ServerFlags& f) {
     std::printf("%s: %zu error(s), %zu warning(s)\n", config_source_text(*config).c_str(), errors.size(),
                 config->warnings.size());
     return errors.empty() ? 0 : kUsageError;
+}
+
+// SIGHUP to the server; first the files are read here as the server will read them, so
+// that a broken file (a plugin that does not load) is told here too, with exit 2. The
+// server then keeps what it runs, and its log says the same.
+int reload_server(pid_t pid) {
+    for (const auto& [name, value] : server_environment(pid))
+        if (name.starts_with("HAINEKO_") && !std::getenv(name.c_str())) ::setenv(name.c_str(), value.c_str(), 1);
+    std::string problem;
+    try {
+        plugin::check_plugins(load_config(options_from_environment())->plugins);
+    } catch (const ConfigError& e) {
+        problem = e.what();
+    } catch (const plugin::LoadError& e) {
+        problem = std::string("a plugin does not load: ") + e.what();
+    }
+    ::kill(pid, SIGHUP);
+    if (!problem.empty()) {
+        std::fprintf(stderr, "hainekoctl: %s\nHaineko (pid %d) keeps its running configuration\n", problem.c_str(),
+                     static_cast<int>(pid));
+        return kUsageError;
+    }
+    std::printf("Haineko (pid %d) is reloading its configuration; its log says how it went\n", static_cast<int>(pid));
+    return 0;
 }
 
 int restart(const ServerFlags& f, const std::vector<std::string>& own_args) {
@@ -383,12 +420,7 @@ int main(int argc, char** argv) {
                 std::printf("Haineko is not running (no server holds %s)\n", pid_file.c_str());
                 return *stop ? 0 : kNotRunning;
             }
-            if (*reload) {
-                ::kill(pid, SIGHUP);
-                std::printf("Haineko (pid %d) is reloading its configuration; its log says how it went\n",
-                            static_cast<int>(pid));
-                return 0;
-            }
+            if (*reload) return reload_server(pid);
             bool stopped = stop_process(pid_file, 35);
             std::printf(stopped ? "Haineko stopped\n" : "Haineko did not stop in time\n");
             return stopped ? 0 : 1;

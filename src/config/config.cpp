@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "config/queue_settings.hpp"
+#include "config/plugin_settings.hpp"
 #include "config/smtp_settings.hpp"
 #include "config/reader.hpp"
 #include "config/yaml_file.hpp"
@@ -439,6 +440,7 @@ std::shared_ptr<const Config> load_config(const Options& options) {
     load_queue_settings(*config, top, conf_path);
     load_smtp_settings(*config, top, conf_path);
     load_milter_settings(*config, top, conf_path);
+    load_plugin_settings(*config, top, conf_path);
 
     std::map<std::string, std::string> paths{
         {"mailertable", resolve_table(options, table_name(smtpd, "mailer", "rcpt", "mailertable", conf_path))},

@@ -155,6 +155,24 @@ struct MilterSettings {
     std::string origin;  // FILE:LINE
 };
 
+// One plugin of etc/plugins (spec/plugins.md, "Files"), with its settings file read.
+struct PluginFile {
+    std::string name;                 // as listed: "rcpt_to.extension"
+    std::string path;                 // ROOT/plugins/NAME.lua; "" when the bundled one is meant
+    std::string code;                 // that file's text ("" for a bundled one: the host has it)
+    boost::json::object config;       // etc/plugins.d/NAME.yaml as a whole ({} without one)
+    bool on_error_cont = false;       // on_error: cont (else denysoft)
+    double timeout = 30;              // seconds for one hook call, its waits included
+    long long max_instructions = 10'000'000;
+    std::string origin;               // "etc/plugins:LINE", for messages
+};
+
+struct PluginSettings {
+    std::vector<PluginFile> list;  // in the order they run
+    std::string dir;               // ROOT/plugins: the operator's plugins and modules
+    long long memory_mb = 64;      // the cap of each Lua state
+};
+
 struct V1Settings {
     int max_recipients = 100;
 };
@@ -178,6 +196,7 @@ struct Config {
     V1Settings v1;
     SmtpSettings smtp;
     std::vector<MilterSettings> milters;  // in the order they run
+    PluginSettings plugins;
     std::vector<Webhook> webhooks;
     boost::json::value conf_data;  // haineko.cf as read (or the defaults), for /conf
     std::map<std::string, Route> mailertable;

@@ -1,5 +1,7 @@
 #include "runtime/runtime.hpp"
 
+#include "plugin/host.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -252,6 +254,7 @@ struct Runtime::Impl {
             std::shared_ptr<const Config> next;
             try {
                 next = load_config(options);
+                plugin::check_plugins(next->plugins);
             } catch (const std::exception& e) {
                 spdlog::error("reload failed, keeping the running configuration: {}", e.what());
                 return;

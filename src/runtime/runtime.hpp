@@ -18,6 +18,9 @@
 namespace haineko {
 
 class MailerSet;
+namespace plugin {
+class Host;
+}
 
 // One event loop and what lives on it; only its own thread touches it.
 struct Loop {
@@ -27,7 +30,19 @@ struct Loop {
     std::vector<std::function<void()>> on_stop;  // each service's drain, run on this loop
     std::size_t index = 0;
     LoopMetrics metrics;  // written by this loop only; /metrics copies it on this loop
+    // This loop's plugins (one Lua state), for the configuration they were loaded from.
+    std::shared_ptr<plugin::Host> plugins;
+    std::shared_ptr<const Config> plugins_config;
+    std::uint64_t sessions = 0;  // sessions begun on this loop, for their ids
 };
+
+// The loop's plugin host for this configuration: the one it has when the plugins did not
+// change, else a new one (sessions that hold the old one keep it until they end). Null
+// when there are no plugins, or when they fail to load (logged; reload checks first).
+std::shared_ptr<plugin::Host> plugins_for(Loop& loop, const std::shared_ptr<const Config>& config);
+
+// A session id unique on this node ("L3-1a2b").
+std::string next_session_id(Loop& loop);
 
 // A listener could not be set up; the message names the address and port.
 struct ListenError : std::runtime_error {

@@ -8,7 +8,9 @@
 #include "core/tls.hpp"
 #include "milter/chain.hpp"
 #include "pipeline/filtering.hpp"
+#include "pipeline/plugin_stages.hpp"
 #include "pipeline/smtp_message.hpp"
+#include "plugin/session.hpp"
 #include "runtime/live_connections.hpp"
 #include "policy/password.hpp"
 #include "policy/stages.hpp"
@@ -40,7 +42,7 @@ bool ends_command_group(const std::string& line, const std::string& answer) {
            verb == "STARTTLS" || verb == "HELP" || verb == "EXPN" || verb == "TURN";
 }
 
-smtpd::SessionSettings session_settings(const Config& config, const SmtpListener& l) {
+smtpd::SessionSettings session_settings(const Config& config, const SmtpListener& l, bool plugins = false) {
     smtpd::SessionSettings s;
     s.hostname = config.smtpd.hostname;
     s.submission = l.submission;
@@ -51,7 +53,34 @@ smtpd::SessionSettings session_settings(const Config& config, const SmtpListener
     s.tls_active = l.tls == SmtpListener::Tls::implicit;
     s.auth_offered = !config.passwords.empty();
     s.auth_requires_tls = config.smtp.auth_requires_tls;
+    // With plugins, every MAIL and RCPT stops for them: MAIL opens their transaction.
+    s.consult_mail = s.consult_rcpt = plugins;
     return s;
+}
+
+plugin::Params mail_params(const smtpd::MailFrom& m) {
+    plugin::Params p;
+    if (m.size) p["SIZE"] = std::to_string(*m.size);
+    if (m.eight_bit) p["BODY"] = "8BITMIME";
+    if (m.smtputf8) p["SMTPUTF8"] = "";
+    if (m.ret) p["RET"] = *m.ret;
+    if (m.envid) p["ENVID"] = *m.envid;
+    if (m.auth) p["AUTH"] = *m.auth;
+    return p;
+}
+
+plugin::Params rcpt_params(const smtpd::RcptTo& r) {
+    plugin::Params p;
+    if (r.notify) p["NOTIFY"] = *r.notify;
+    if (r.orcpt) p["ORCPT"] = *r.orcpt;
+    return p;
+}
+
+// A plugin's refusal as the step the session takes (closing after it when it said so).
+Session::Step refused_by_plugin(const plugin::Result& r, Session::Step refused) {
+    refused.answer = r.smtp_reply();
+    if (r.disconnects()) refused.next = Next::close;
+    return refused;
 }
 
 // The same stage functions as HTTP decide (policy/stages): relayhosts at connect,
@@ -91,6 +120,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     struct Client {
         std::string address;
         int port = 0;
+        std::string local_address;
+        int local_port = 0;
     };
 
     asio::awaitable<void> serve(Loop& loop, tcp::socket socket, ConnectionSlot slot, SmtpListener listener,
@@ -98,7 +129,9 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         boost::system::error_code ec;
         auto remote = socket.remote_endpoint(ec);
         if (ec) co_return;
-        const Client client{client_address_of(remote), remote.port()};
+        auto local = socket.local_endpoint(ec);
+        if (ec) co_return;
+        const Client client{client_address_of(remote), remote.port(), client_address_of(local), local.port()};
         socket.set_option(tcp::no_delay(true), ec);
         Wire wire(std::move(socket));
         Connection conn{&wire};
@@ -124,7 +157,21 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             co_await wire.write("554 5.5.0 " + host + " Error: talking before the greeting\r\n", kWriteLimit);
             co_return;
         }
-        const smtpd::SessionSettings settings = session_settings(*config, listener);
+        plugin::ConnFacts facts{next_session_id(loop), client.address, client.port, std::nullopt,
+                                client.local_address, client.local_port,
+                                listener.submission ? "submission" : "relay", listener.address};
+        plugin::Session plugins(plugins_for(loop, config), facts);
+        if (plugins.watches(plugin::Hook::connect)) {
+            const plugin::Result r = co_await plugins.connect();
+            if (r.refused()) {
+                spdlog::info("smtp client={}:{} refused by plugin {} at connect: {}", client.address, client.port,
+                             r.plugin, one_line(r.smtp_reply()));
+                co_await wire.write(r.smtp_reply(), kWriteLimit);
+                co_await plugins.disconnect();
+                co_return;
+            }
+        }
+        const smtpd::SessionSettings settings = session_settings(*config, listener, plugins.active());
         Session session(settings, session_policy(config, client.address));
         Filters filters;
         if (!config->milters.empty()) {
@@ -140,11 +187,12 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         }
         std::exception_ptr failure;
         try {
-            co_await talk(loop, wire, conn, client, config, session, filters, tls);
+            co_await talk(loop, wire, conn, client, config, session, filters, plugins, tls);
         } catch (...) {
             failure = std::current_exception();
         }
         if (filters.chain) co_await filters.chain->close();
+        co_await plugins.disconnect();
         if (failure) std::rethrow_exception(failure);
     }
 
@@ -157,7 +205,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
 
     asio::awaitable<void> talk(Loop& loop, Wire& wire, Connection& conn, const Client& client,
                                std::shared_ptr<const Config> config, Session& session, Filters& filters,
-                               std::shared_ptr<asio::ssl::context> tls) {
+                               plugin::Session& plugins, std::shared_ptr<asio::ssl::context> tls) {
         const SmtpSettings& smtp = config->smtp;
         const std::chrono::seconds command_limit(smtp.command_timeout);
         const std::chrono::seconds data_limit(smtp.data_timeout);
@@ -198,13 +246,15 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                 co_await wire.write(out + "554 5.5.0 " + host + " Error: SMTP protocol synchronization\r\n", kWriteLimit);
                 co_return;
             }
-            if (filters.chain) co_await filter_command(filters, session, wire, line.text, step);
+            if (plugins.active()) step = co_await plugin_command(plugins, session, line.text, std::move(step));
+            if (filters.chain && step.next != Next::close) co_await filter_command(filters, session, wire, line.text, step);
             // DATA, BDAT and a commit each take further steps before the next command.
             for (bool more = true; more;) {
                 out += step.answer;
                 more = false;
                 switch (step.next) {
                 case Next::command:
+                case Next::consult:  // answered by plugin_command already
                     break;
                 case Next::close:
                     co_await wire.write(out, kWriteLimit);
@@ -214,6 +264,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                     out.clear();
                     if (co_await wire.start_tls(*tls, kHandshakeLimit) != Wire::Result::ok) co_return;
                     session.on_tls_started();
+                    plugins.tls_started(wire.tls_version(), wire.tls_cipher());
                     if (filters.chain) {
                         filters.chain->client().tls_version = wire.tls_version();
                         filters.chain->client().tls_cipher = wire.tls_cipher();
@@ -253,7 +304,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                     break;
                 }
                 case Next::commit: {
-                    step = co_await commit(*config, session, wire, client, filters);
+                    step = co_await commit(*config, session, wire, client, filters, plugins);
                     loop.metrics.count_smtp(step.answer.starts_with("2")   ? "accepted"
                                             : step.answer.starts_with("4") ? "deferred"
                                                                            : "refused");
@@ -263,6 +314,57 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                 }
             }
         }
+    }
+
+    // The plugins on a command: MAIL and RCPT stop for them before the session's own
+    // policy (so that an OK can stand in for it); EHLO, AUTH and DATA are asked once the
+    // session took them, and a refusal takes them back.
+    static asio::awaitable<Session::Step> plugin_command(plugin::Session& plugins, Session& session,
+                                                         const std::string& line, Session::Step step) {
+        using plugin::Hook;
+        if (step.next == Next::consult) co_return co_await consult(plugins, session);
+        const smtpd::Command c = smtpd::parse_command(line);
+        if ((c.verb == smtpd::Verb::ehlo || c.verb == smtpd::Verb::helo) && step.answer.starts_with("250")) {
+            plugins.end_transaction();
+            const plugin::Result r = co_await plugins.ehlo(c.verb == smtpd::Verb::ehlo ? "EHLO" : "HELO", session.helo_name());
+            if (!r.refused()) co_return step;
+            session.take_back_helo();
+            co_return refused_by_plugin(r, Session::Step{});
+        }
+        if (c.verb == smtpd::Verb::rset) plugins.end_transaction();
+        if (step.answer.starts_with("235") && plugins.watches(Hook::auth)) {
+            const plugin::Result r = co_await plugins.auth(session.auth_user(), session.auth_mechanism());
+            if (!r.refused()) co_return step;
+            session.take_back_auth();
+            co_return refused_by_plugin(r, Session::Step{});
+        }
+        if (step.next == Next::data && plugins.watches(Hook::data)) {
+            const plugin::Result r = co_await plugins.data();
+            if (r.refused()) co_return refused_by_plugin(r, Session::Step{});
+        }
+        co_return step;
+    }
+
+    static asio::awaitable<Session::Step> consult(plugin::Session& plugins, Session& session) {
+        const bool rcpt = session.consulting_rcpt();
+        std::string address = session.consulted_address();
+        // Two statements: GCC 12 destroys the result twice of a ?: with co_await on both sides.
+        plugin::Result r;
+        if (rcpt) r = co_await plugins.rcpt(address, rcpt_params(session.consulted_rcpt()));
+        else r = co_await plugins.mail(make_queueid(std::chrono::system_clock::now()), address,
+                                       mail_params(session.consulted_mail()));
+        using Consulted = Session::Consulted;
+        if (r.refused()) co_return refused_by_plugin(r, session.on_consulted(Consulted::refuse, address, r.smtp_reply()));
+        if (!plugin_address_ok(address, !rcpt)) {
+            spdlog::error("plugin={} hook={} queueid={} failed: it rewrote the address into '{}'", r.plugin,
+                          rcpt ? "rcpt" : "mail", plugins.queue_id(), loggable(address));
+            co_return session.on_consulted(Consulted::refuse, address,
+                                           "451 4.3.0 Error: a plugin failed, try again later\r\n");
+        }
+        Session::Step step = session.on_consulted(r.answer == plugin::Answer::ok ? Consulted::ok : Consulted::cont,
+                                                  address, {});
+        if (rcpt && step.answer.starts_with("250")) plugins.accept_rcpt();
+        co_return step;
     }
 
     // The milters on a command the session accepted: they may refuse it (the session takes
@@ -327,9 +429,9 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
 
     // The message into the queue, after the milters: 250 once the commit is on disk.
     asio::awaitable<Session::Step> commit(const Config& config, Session& session, Wire& wire, const Client& client,
-                                          Filters& filters) {
+                                          Filters& filters, plugin::Session& plugins) {
         SmtpArrival arrival;
-        arrival.id = make_queueid(std::chrono::system_clock::now());
+        arrival.id = plugins.queue_id().empty() ? make_queueid(std::chrono::system_clock::now()) : plugins.queue_id();
         arrival.client_address = client.address;
         arrival.helo = session.helo_name();
         arrival.esmtp = session.extended();
@@ -338,6 +440,10 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         arrival.auth_user = session.auth_user();
         arrival.at = queue::now_millis();
         queue::NewMessage n = smtp_new_message(config, arrival, session.envelope(), session.message());
+        if (plugins.watches(plugin::Hook::data_post)) {
+            const plugin::Result r = co_await plugin_message_stage(plugins, plugin::Hook::data_post, config, n);
+            if (r.refused()) co_return refused_at_end(r, n, client, session, plugins);
+        }
         if (filters.chain) {
             const bool discarded_before = filters.discard;
             filters.discard = false;
@@ -352,6 +458,15 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                              n.rcpts.empty() ? " (no recipient left)" : "");
                 co_return session.on_committed(n.id);
             }
+        }
+        if (plugins.watches(plugin::Hook::queue)) {
+            const plugin::Result r = co_await plugin_message_stage(plugins, plugin::Hook::queue, config, n);
+            if (r.refused()) co_return refused_at_end(r, n, client, session, plugins);
+        }
+        if (n.rcpts.empty()) {
+            spdlog::info("queueid={} client={}:{} discarded: a plugin left no recipient", n.id, client.address, client.port);
+            plugins.end_transaction();
+            co_return session.on_committed(n.id);
         }
         if (!queue) {
             spdlog::error("queueid={} not accepted from {}: the queue is not open", n.id, client.address);
@@ -369,7 +484,16 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         spdlog::info("queueid={} client={}:{}{} status=250 api=smtp from=<{}> to=<{}> size={}{}", n.id, client.address,
                      client.port, n.user.empty() ? "" : " user=" + loggable(n.user), loggable(n.mail), loggable(to),
                      n.body.size(), n.held ? " held=quarantine" : "");
+        plugins.end_transaction();
         co_return session.on_committed(n.id);
+    }
+
+    static Session::Step refused_at_end(const plugin::Result& r, const queue::NewMessage& n, const Client& client,
+                                        Session& session, plugin::Session& plugins) {
+        spdlog::info("queueid={} client={}:{} refused by plugin {} at {}: {}", n.id, client.address, client.port,
+                     r.plugin.empty() ? "-" : r.plugin, plugin::hook_name(r.hook), one_line(r.smtp_reply()));
+        plugins.end_transaction();
+        return refused_by_plugin(r, session.on_filtered(r.smtp_reply()));
     }
 };
 

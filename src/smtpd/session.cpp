@@ -57,6 +57,7 @@ void Session::reset_transaction() {
     message_.clear();
     chunking_ = chunk_last_ = chunk_failed_ = chunk_bare_ = chunk_cr_ = false;
     chunk_size_ = 0;
+    consulting_ = Consulting::none;
 }
 
 Session::Step Session::on_line(std::string_view text, bool too_long) {
@@ -133,12 +134,41 @@ Session::Step Session::mail(const Command& c) {
     auto parsed = parse_mail_from(c.arg);
     if (auto* r = std::get_if<Refusal>(&parsed)) return refused(*r);
     MailFrom& m = std::get<MailFrom>(parsed);
+    if (settings_.consult_mail) {
+        pending_mail_ = std::move(m);
+        consulting_ = Consulting::mail;
+        return Step{"", Next::consult};
+    }
+    return accept_mail(std::move(m));
+}
+
+Session::Step Session::accept_mail(MailFrom m) {
     if (settings_.max_message_size && m.size && *m.size > settings_.max_message_size)
         return answer(552, "5.3.4", "Message size exceeds fixed limit");
     in_transaction_ = true;
     envelope_.mail = std::move(m);
     envelope_.auth_user = auth_user_;
     return answer(250, "2.1.0", "Ok");
+}
+
+const std::string& Session::consulted_address() const {
+    return consulting_ == Consulting::rcpt ? pending_rcpt_.address : pending_mail_.address;
+}
+
+Session::Step Session::on_consulted(Consulted a, const std::string& address, const std::string& reply) {
+    const Consulting what = consulting_;
+    consulting_ = Consulting::none;
+    if (what == Consulting::none) return bad_sequence("Error: nothing was asked");
+    if (a == Consulted::refuse) return Step{reply, Next::command};
+    if (what == Consulting::mail) {
+        MailFrom m = std::move(pending_mail_);
+        m.address = address;
+        return accept_mail(std::move(m));
+    }
+    RcptTo r = std::move(pending_rcpt_);
+    r.address = address;
+    // A plugin's OK stands in for the relay and recipients checks (spec/plugins.md).
+    return accept_rcpt(std::move(r), a == Consulted::ok);
 }
 
 Session::Step Session::rcpt(const Command& c) {
@@ -148,9 +178,20 @@ Session::Step Session::rcpt(const Command& c) {
     auto parsed = parse_rcpt_to(c.arg, envelope_.mail.smtputf8);
     if (auto* r = std::get_if<Refusal>(&parsed)) return refused(*r);
     RcptTo& r = std::get<RcptTo>(parsed);
-    if (!policy_.client_may_relay && auth_user_.empty()) return answer(554, "5.7.1", "Relay access denied");
-    if (policy_.rcpt_refusal)
-        if (auto refusal = policy_.rcpt_refusal(r.address)) return refused(*refusal);
+    if (settings_.consult_rcpt) {
+        pending_rcpt_ = std::move(r);
+        consulting_ = Consulting::rcpt;
+        return Step{"", Next::consult};
+    }
+    return accept_rcpt(std::move(r), false);
+}
+
+Session::Step Session::accept_rcpt(RcptTo r, bool policy_checked) {
+    if (!policy_checked) {
+        if (!policy_.client_may_relay && auth_user_.empty()) return answer(554, "5.7.1", "Relay access denied");
+        if (policy_.rcpt_refusal)
+            if (auto refusal = policy_.rcpt_refusal(r.address)) return refused(*refusal);
+    }
     envelope_.rcpts.push_back(std::move(r));
     return answer(250, "2.1.5", "Ok");
 }

@@ -26,6 +26,10 @@ struct SessionSettings {
     bool tls_active = false;              // implicit TLS, or after STARTTLS
     bool auth_offered = false;            // a password file is in use
     bool auth_requires_tls = true;
+    // The plugins watch MAIL or RCPT: the session stops after the syntax and sequence
+    // checks (Next::consult), before its own policy, and goes on in on_consulted().
+    bool consult_mail = false;
+    bool consult_rcpt = false;
 };
 
 struct SessionPolicy {
@@ -52,6 +56,7 @@ public:
         chunk,      // read the BDAT chunk of chunk_size() octets
         start_tls,  // write the answer, then run the TLS handshake; then on_tls_started()
         commit,     // commit envelope() and message, then on_committed() or on_commit_failed()
+        consult,    // ask the plugins about consulted_address(), then on_consulted()
         close,      // write the answer, then close
     };
     struct Step {
@@ -76,6 +81,22 @@ public:
     // The queue kept the message under this id, or could not.
     Step on_committed(const std::string& id);
     Step on_commit_failed();
+
+    // What the plugins said of the MAIL or RCPT the session stopped at (Next::consult).
+    enum class Consulted { cont, ok, refuse };
+    bool consulting_rcpt() const { return consulting_ == Consulting::rcpt; }
+    const std::string& consulted_address() const;
+    const MailFrom& consulted_mail() const { return pending_mail_; }
+    const RcptTo& consulted_rcpt() const { return pending_rcpt_; }
+    // address: what the plugins left of it; reply: the refusal's whole reply line.
+    Step on_consulted(Consulted answer, const std::string& address, const std::string& reply);
+    // A plugin refused the EHLO or the AUTH just accepted: it is taken back.
+    void take_back_helo() {
+        helo_.clear();
+        extended_ = false;
+        reset_transaction();
+    }
+    void take_back_auth() { auth_user_.clear(); }
 
     // A milter refused the MAIL or the RCPT just accepted: it is taken back.
     void take_back_mail() { reset_transaction(); }
@@ -107,6 +128,8 @@ private:
     Step auth_answer(std::string_view line);
     Step finish_auth(std::string user, const std::string& password);  // a copy: login_user_ is cleared
     Step end_of_message(bool bare_line_end, bool too_large);
+    Step accept_mail(MailFrom m);
+    Step accept_rcpt(RcptTo r, bool policy_checked);
     void reset_transaction();
 
     SessionSettings settings_;
@@ -126,6 +149,9 @@ private:
     std::size_t chunk_size_ = 0;
     bool chunk_bare_ = false;  // a bare CR or LF in the chunks so far
     bool chunk_cr_ = false;    // the last chunk ended in CR
+    enum class Consulting { none, mail, rcpt } consulting_ = Consulting::none;
+    MailFrom pending_mail_;
+    RcptTo pending_rcpt_;
 };
 
 }  // namespace haineko::smtpd

@@ -1,0 +1,11 @@
+// The haineko table a plugin sees (spec/plugins.md, "The API"): the answer constants and
+// the calls. Each call that waits suspends only its own hook (plugin/call.hpp).
+#pragma once
+#include <lua.hpp>
+
+namespace haineko::plugin {
+
+// Pushes a new haineko table.
+void push_api(lua_State* L);
+
+}  // namespace haineko::plugin
