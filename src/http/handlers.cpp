@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "core/queueid.hpp"
 #include "core/text.hpp"
 #include "http/answer.hpp"
@@ -10,6 +12,8 @@
 #include "http/submission_json.hpp"
 #include "http/v1_routes.hpp"
 #include "pipeline/relay_now.hpp"
+#include "pipeline/submit_plugins.hpp"
+#include "plugin/session.hpp"
 #include "policy/stages.hpp"
 
 namespace haineko {
@@ -103,6 +107,18 @@ json::value request_from_query(std::string_view target) {
     return o;
 }
 
+plugin::ConnFacts submit_conn_facts(const Peer& peer, const ClientFacts& client) {
+    plugin::ConnFacts f;
+    f.id = peer.session_id;
+    f.remote_ip = client.address;
+    f.remote_port = client.port;
+    f.local_ip = peer.local_address;
+    f.local_port = peer.local_port;
+    f.mode = "http";
+    f.listener_address = peer.local_address + ":" + std::to_string(peer.local_port);
+    return f;
+}
+
 void log_submission(const Submission& s, int status, const std::vector<Reply>& replies) {
     std::string to, results;
     for (const auto& r : s.rcpt) to += (to.empty() ? "" : ",") + r;
@@ -140,9 +156,25 @@ boost::asio::awaitable<Response> submit(const Request& r, const Peer& peer, cons
 
     CheckOutcome checked = is_get ? check_submission_json(config, request_from_query(r.target()), std::move(base))
                                   : check_submission_text(config, r.body(), std::move(base));
-    if (!checked.ready_to_relay()) co_return answer(checked.http_status, checked.submission, checked.replies);
+    plugin::Session plugins(peer.plugins, submit_conn_facts(peer, checked.submission.client));
+    // A refusal of nobody but recipients may still be undone by a plugin's OK at rcpt.
+    const bool only_rcpts_refused = checked.http_status == 400 && !checked.requested_rcpts.empty() &&
+                                    checked.submission.rcpt.empty() && !checked.replies.empty() &&
+                                    std::all_of(checked.replies.begin(), checked.replies.end(),
+                                                [](const Reply& x) { return x.rcpt.has_value(); });
+    if (plugins.active() && (checked.ready_to_relay() || only_rcpts_refused)) {
+        SubmitPlay play = co_await play_submission(plugins, config, checked.submission, checked.requested_rcpts, user);
+        checked.http_status = play.http_status;
+        checked.replies = std::move(play.replies);
+    }
+    if (!checked.ready_to_relay()) {
+        Response res = answer(checked.http_status, checked.submission, checked.replies);
+        co_await plugins.disconnect();
+        co_return res;
+    }
 
-    std::vector<Reply> relayed = co_await relay_now(checked.submission, config, mailers);
+    std::vector<Reply> relayed = co_await relay_now(checked.submission, config, mailers, plugins);
+    co_await plugins.disconnect();
     std::vector<Reply> replies = std::move(checked.replies);
     for (auto& reply : relayed) replies.push_back(std::move(reply));
     co_return answer(200, checked.submission, replies);

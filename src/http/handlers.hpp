@@ -18,9 +18,17 @@ namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
+namespace plugin {
+class Host;
+}
+
 struct Peer {
     std::string address;
     int port = 0;
+    std::string local_address;  // where the connection came in
+    int local_port = 0;
+    std::string session_id;                  // for the plugins' conn.id
+    std::shared_ptr<plugin::Host> plugins;   // the serving loop's (null: none)
 };
 
 namespace queue {

@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "plugin/plugin_metrics.hpp"
 #include "policy/access.hpp"
 #include "queue/scheduler.hpp"
 #include "queue/service.hpp"
@@ -215,7 +216,7 @@ asio::awaitable<std::string> MetricsScrape::text() {
     write_sessions(e, sessions);
     write_queue(e, counts);
     write_process(e, runtime_.config().get()->node_id);
-    co_return e.take();
+    co_return e.take() + plugin::PluginMetrics::get().render();
 }
 
 asio::awaitable<Response> metrics_answer(const Request& r, const Peer& peer, const Config& config,

@@ -116,6 +116,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         if (ec) co_return;
         peer.address = client_address_of(remote);
         peer.port = remote.port();
+        if (auto local = socket.local_endpoint(ec); !ec) {
+            peer.local_address = client_address_of(local);
+            peer.local_port = local.port();
+        }
         beast::tcp_stream stream(std::move(socket));
         Connection conn{&stream};
         const LiveConnections<Connection>::Entry listed(live, loop, conn);
@@ -178,7 +182,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                 co_return;
             }
             Request request = parser.release();
-            Response response = co_await handle_request(request, peer, cfg, *loop.mailers, queue, metrics.get());
+            // Each request is one session to the plugins.
+            Peer session = peer;
+            session.plugins = plugins_for(loop, cfg);
+            if (session.plugins) session.session_id = next_session_id(loop);
+            Response response = co_await handle_request(request, session, cfg, *loop.mailers, queue, metrics.get());
             loop.metrics.count_http(endpoint_label(request.target().substr(0, request.target().find('?'))), response.result_int());
             if (loop.stopping) response.keep_alive(false);
             const std::string wire = wire_text(response);

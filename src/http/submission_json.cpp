@@ -184,6 +184,7 @@ CheckOutcome check_submission_json(const Config& config, const boost::json::valu
     if (auto r = header_address_refusal(s.header)) return refused(std::move(*r));
     // 11-12: how many recipients
     if (auto r = rcpt_count_refusal(config, recipients.size())) return refused(std::move(*r));
+    out.requested_rcpts = recipients;
     // 13-14: each recipient; the refused ones keep their entry
     for (auto& rcpt : recipients) {
         if (auto r = rcpt_refusal(config, rcpt))

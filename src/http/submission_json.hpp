@@ -19,6 +19,7 @@ struct CheckOutcome {
     // The failing check's one reply, or the replies of recipients rejected at 13-14.
     std::vector<Reply> replies;
     Submission submission;  // filled as far as the checks went
+    std::vector<std::string> requested_rcpts;  // every recipient asked for, in order (the plugins see them all)
     bool ready_to_relay() const { return http_status == 200; }
 };
 

@@ -88,8 +88,8 @@ void add_envelope(V1Message& m, std::set<std::string>& seen, const std::vector<s
         const std::string address = address_in(values[i]);
         if (!seen.insert(mailbox_key(address)).second) continue;
         m.rcpts.push_back(address);
-        m.rcpt_fields.push_back(values.size() == 1 && key != std::string("rcpt") ? key
-                                                                                  : std::string(key) + "[" + std::to_string(i) + "]");
+        // Indexed even for a single value: the contract names a recipient "to[N]".
+        m.rcpt_fields.push_back(std::string(key) + "[" + std::to_string(i) + "]");
     }
 }
 

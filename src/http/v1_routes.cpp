@@ -15,6 +15,9 @@
 #include "message/compose.hpp"
 #include "policy/access.hpp"
 #include "pipeline/filtering.hpp"
+#include "pipeline/http_play.hpp"
+#include "pipeline/plugin_stages.hpp"
+#include "plugin/session.hpp"
 #include "pipeline/smtp_message.hpp"
 #include "policy/stages.hpp"
 #include "queue/service.hpp"
@@ -34,6 +37,7 @@ struct Caller {
     std::optional<std::string> user;  // set when auth is on: sees only their own
     std::string user_name;            // "" when anonymous
     ClientFacts client;
+    const Peer* peer = nullptr;
 };
 
 std::string header_text(const Request& r, std::string_view name) {
@@ -107,6 +111,35 @@ std::optional<Response> filter_refusal(const FilterResult& f, const Request& r, 
     return v1_error(422, "rejected-by-filter", "a filter refused the message: " + what, r, field);
 }
 
+// A plugin's refusal (spec/plugins.md, "Answers outside SMTP"): 422 rejected-by-plugin,
+// or 503 deferred-by-plugin with Retry-After; the plugin, the hook and its text.
+Response plugin_refusal(const plugin::Result& p, const Request& r, const std::string& id, const std::string& field) {
+    const std::string text = p.text.empty() ? p.smtp_text() : p.text;
+    spdlog::info("queueid={} refused by plugin {} at {}: {}", id, p.plugin.empty() ? "-" : p.plugin,
+                 plugin::hook_name(p.hook), one_line(p.smtp_reply()));
+    json::object error{{"code", p.temporary() ? "deferred-by-plugin" : "rejected-by-plugin"},
+                       {"message", text},
+                       {"plugin", p.plugin},
+                       {"hook", plugin::hook_name(p.hook)}};
+    if (!field.empty()) error["field"] = field;
+    Response res = v1_response(p.temporary() ? http::status::service_unavailable : http::status::unprocessable_entity,
+                               json::object{{"error", std::move(error)}}, r);
+    if (p.temporary()) res.set(http::field::retry_after, kRetryAfter);
+    return res;
+}
+
+plugin::ConnFacts http_conn_facts(const Caller& caller) {
+    plugin::ConnFacts f;
+    f.id = caller.peer->session_id;
+    f.remote_ip = caller.client.address;
+    f.remote_port = caller.client.port;
+    f.local_ip = caller.peer->local_address;
+    f.local_port = caller.peer->local_port;
+    f.mode = "http";
+    f.listener_address = caller.peer->local_address + ":" + std::to_string(caller.peer->local_port);
+    return f;
+}
+
 Response not_allowed(const Request& r, const char* allow) {
     Response res = v1_error(405, "method-not-allowed", std::string("allowed: ") + allow, r);
     res.set(http::field::allow, allow);
@@ -170,6 +203,30 @@ void log_accepted(const NewMessage& n, const Caller& caller, int status) {
                  loggable(n.mail), loggable(to), n.body.size());
 }
 
+// The envelope as the plugins left it: their refusal, or the built-in recipients check
+// on every recipient no plugin said OK to (nothing is queued on a refusal).
+boost::asio::awaitable<std::optional<Response>> plugin_envelope(const Request& r, const Config& config, const V1Message& m,
+                                                                const Caller& caller, plugin::Session& plugins,
+                                                                const std::string& id, std::string& mail,
+                                                                std::vector<std::string>& rcpts) {
+    mail = m.mail;
+    rcpts = m.rcpts;
+    // A named value, not a temporary: GCC 12 destroys a braced temporary in a co_await twice.
+    const EnvelopeIn in{id, std::nullopt, caller.user_name};
+    const EnvelopePlay play = co_await play_envelope(plugins, in, mail, rcpts, true);
+    if (play.refused) co_return plugin_refusal(*play.refused, r, id, "");
+    for (std::size_t i = 0; i < rcpts.size(); ++i)
+        if (play.rcpt_refused[i]) co_return plugin_refusal(*play.rcpt_refused[i], r, id, m.rcpt_fields[i]);
+    for (std::size_t i = 0; i < rcpts.size(); ++i)
+        if (!play.rcpt_ok[i] && rcpt_refusal(config, rcpts[i]))
+            co_return v1_error(422, "rcpt-rejected", rcpts[i] + " is not allowed by recipients", r, m.rcpt_fields[i]);
+    co_return std::nullopt;
+}
+
+boost::asio::awaitable<Response> accept_message(const Request& r, const Config& config, QueueService& q,
+                                                const Caller& caller, const V1Message& m, const std::string& key,
+                                                plugin::Session& plugins);
+
 boost::asio::awaitable<Response> post_message(const Request& r, const Config& config, QueueService& q,
                                               const Caller& caller) {
     const std::string key = header_text(r, "Idempotency-Key");
@@ -177,12 +234,36 @@ boost::asio::awaitable<Response> post_message(const Request& r, const Config& co
         co_return v1_error(400, "invalid-field", "Idempotency-Key is at most 255 characters", r, "Idempotency-Key");
     auto read = read_v1_message(r.body(), static_cast<std::size_t>(config.v1.max_recipients));
     if (auto* problem = std::get_if<V1Problem>(&read)) co_return v1_error(*problem, r);
-    const V1Message& m = std::get<V1Message>(read);
-    for (std::size_t i = 0; i < m.rcpts.size(); ++i)
-        if (auto refused = rcpt_refusal(config, m.rcpts[i]))
-            co_return v1_error(422, "rcpt-rejected", m.rcpts[i] + " is not allowed by recipients", r, m.rcpt_fields[i]);
+    plugin::Session plugins(caller.peer->plugins, http_conn_facts(caller));
+    Response res = co_await accept_message(r, config, q, caller, std::get<V1Message>(read), key, plugins);
+    co_await plugins.disconnect();  // after the answer is made, as the contract says
+    co_return res;
+}
+
+boost::asio::awaitable<Response> accept_message(const Request& r, const Config& config, QueueService& q,
+                                                const Caller& caller, const V1Message& m, const std::string& key,
+                                                plugin::Session& plugins) {
     const std::string id = make_queueid(std::chrono::system_clock::now());
+    std::string mail;
+    std::vector<std::string> rcpts;
+    if (plugins.active()) {
+        if (auto refused = co_await plugin_envelope(r, config, m, caller, plugins, id, mail, rcpts))
+            co_return std::move(*refused);
+    } else {
+        for (std::size_t i = 0; i < m.rcpts.size(); ++i)
+            if (rcpt_refusal(config, m.rcpts[i]))
+                co_return v1_error(422, "rcpt-rejected", m.rcpts[i] + " is not allowed by recipients", r, m.rcpt_fields[i]);
+    }
     NewMessage n = new_message(m, composition_for(m, config, caller, id), config, caller.user_name);
+    if (plugins.active()) {
+        n.mail = std::move(mail);
+        n.rcpts.clear();
+        for (auto& rcpt : rcpts)
+            if (std::find(n.rcpts.begin(), n.rcpts.end(), rcpt) == n.rcpts.end()) n.rcpts.push_back(std::move(rcpt));
+        n.routes = routes_at_acceptance(config, n.mail, n.rcpts);
+        const plugin::Result p = co_await plugin_message_stage(plugins, plugin::Hook::data_post, config, n);
+        if (p.refused()) co_return plugin_refusal(p, r, id, "");
+    }
     if (!config.milters.empty()) {
         const FilterResult filtered = co_await filter_submission(config, milter_client(caller, config), "[" + caller.client.address + "]", n);
         if (auto refusal = filter_refusal(filtered, r, n.id)) co_return std::move(*refusal);
@@ -198,6 +279,15 @@ boost::asio::awaitable<Response> post_message(const Request& r, const Config& co
                            "the message is " + std::to_string(n.body.size()) + " octets; max_message_size is " +
                                std::to_string(max_size),
                            r);
+    if (plugins.watches(plugin::Hook::queue)) {
+        const plugin::Result p = co_await plugin_message_stage(plugins, plugin::Hook::queue, config, n);
+        if (p.refused()) co_return plugin_refusal(p, r, id, "");
+    }
+    if (n.rcpts.empty()) {
+        spdlog::info("queueid={} client={}:{} discarded: a plugin left no recipient", n.id, caller.client.address,
+                     caller.client.port);
+        co_return accepted(r, http::status::accepted, accepted_json(n), n.id);
+    }
     std::optional<IdempotencyClaim> claim;
     const std::string answer = accepted_json(n);
     if (!key.empty()) claim = IdempotencyClaim{key, sha256_hex(r.body()), answer};
@@ -356,6 +446,7 @@ boost::asio::awaitable<Response> handle_v1(const Request& r, const Peer& peer, c
                                            QueueService* q) {
     Caller caller;
     caller.client = client_facts(r, peer, config);
+    caller.peer = &peer;
     const std::string_view target = r.target();
     const std::string_view path = target.substr(0, target.find('?'));
     // The API's description is public, like GET /.

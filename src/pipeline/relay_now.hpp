@@ -9,12 +9,14 @@
 #include "config/config.hpp"
 #include "core/reply.hpp"
 #include "core/submission.hpp"
+#include "plugin/session.hpp"
 #include "relay/mailer.hpp"
 
 namespace haineko {
 
-// One reply per accepted recipient, in recipient order.
+// One reply per accepted recipient, in recipient order. With milters, or plugins at
+// data_post, each recipient's own copy goes through them as its own transaction.
 boost::asio::awaitable<std::vector<Reply>> relay_now(const Submission& submission, const Config& config,
-                                                     MailerSet& mailers);
+                                                     MailerSet& mailers, plugin::Session& plugins);
 
 }  // namespace haineko

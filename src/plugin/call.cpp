@@ -20,8 +20,12 @@ void count_hook(lua_State* L, lua_Debug*) {
     if (c->failure.empty() && c->used > c->budget)
         c->failure = "it ran past max_instructions (" + std::to_string(c->budget) + ")";
     if (c->failure.empty() && std::chrono::steady_clock::now() > c->deadline) c->failure = "it ran past its timeout";
-    // Raised again at every check, so that a pcall in the plugin cannot swallow it.
-    if (!c->failure.empty()) luaL_error(L, "%s", c->failure.c_str());
+    // Raised again at every instruction from now on, so that a pcall in the plugin cannot
+    // swallow it: the code around the pcall fails too.
+    if (!c->failure.empty()) {
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "%s", c->failure.c_str());
+    }
 }
 
 // The thread a call runs on, kept from the collector while the call lives.

@@ -219,7 +219,7 @@ void Host::load_one(const PluginFile& file) {
 }
 
 asio::awaitable<Result> Host::run(Hook h, const std::string& queue_id, const PushArgs& args,
-                                  const std::function<void(const std::string&)>& after) {
+                                  const std::function<void(const std::string&)>* after) {
     const int index = static_cast<int>(h);
     for (const Loaded& p : plugins_) {
         if (p.hooks[index] == LUA_NOREF) continue;
@@ -247,7 +247,7 @@ asio::awaitable<Result> Host::run(Hook h, const std::string& queue_id, const Pus
             if (r.answer == Answer::cont) r.failure.clear();
         }
         metrics.result(p.file.name, hook_name(h), answer_name(r.answer));
-        if (after) after(p.file.name);
+        if (after && *after) (*after)(p.file.name);
         if (r.answer != Answer::cont) co_return r;
     }
     Result none;

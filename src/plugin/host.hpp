@@ -43,10 +43,10 @@ public:
 
     // The hook of every plugin that has it, until one answers other than CONT (OK
     // included). Logs and counts each answer and failure.
-    // after (if set) runs after each plugin's hook with that plugin's name, so that the
+    // after (if not null) runs after each plugin's hook with that plugin's name, so that the
     // caller can tell who changed what.
     boost::asio::awaitable<Result> run(Hook h, const std::string& queue_id, const PushArgs& args,
-                                       const std::function<void(const std::string&)>& after = {});
+                                       const std::function<void(const std::string&)>* after = nullptr);
 
     LuaState& state() { return state_; }
     // A function of the prelude (plugin/prelude.lua), pushed onto L.

@@ -165,6 +165,14 @@ end
 
 function H.accept_rcpt(txn, rcpt) txn.rcpt_to[#txn.rcpt_to + 1] = rcpt end
 
+-- /submit relays each recipient's own copy as its own transaction.
+function H.only_rcpt(txn, address)
+  for _, r in ipairs(txn.rcpt_to) do
+    if r.address == address then txn.rcpt_to = { r } return end
+  end
+  txn.rcpt_to = { { address = address, params = {} } }
+end
+
 function H.message(txn, fields, body, size)
   txn.header = H.header(fields)
   txn.body = body

@@ -1,5 +1,7 @@
 #include "plugin/session.hpp"
 
+#include <functional>
+
 #include "plugin/host.hpp"
 
 namespace haineko::plugin {
@@ -106,14 +108,17 @@ asio::awaitable<Result> Session::run(Hook h, int extra_ref) {
     const bool with_txn = txn_ != LUA_NOREF && h != Hook::connect && h != Hook::ehlo && h != Hook::auth &&
                           h != Hook::disconnect;
     const int conn = conn_, txn = txn_;
-    co_return co_await host_->run(h, queue_id_, [conn, txn, with_txn, extra_ref](lua_State* co) {
+    // Every callable passed to a co_await is a named local: GCC 12 destroys a temporary
+    // made in a co_await's arguments twice.
+    const PushArgs args = [conn, txn, with_txn, extra_ref](lua_State* co) {
         lua_rawgeti(co, LUA_REGISTRYINDEX, conn);
         if (!with_txn) return 1;
         lua_rawgeti(co, LUA_REGISTRYINDEX, txn);
         if (extra_ref == LUA_NOREF) return 2;
         lua_rawgeti(co, LUA_REGISTRYINDEX, extra_ref);
         return 3;
-    });
+    };
+    co_return co_await host_->run(h, queue_id_, args);
 }
 
 asio::awaitable<Result> Session::connect() { co_return co_await run(Hook::connect, LUA_NOREF); }
@@ -128,11 +133,12 @@ asio::awaitable<Result> Session::ehlo(const std::string& verb, const std::string
     host_->call_helper(L, 3, 0);
     if (!watches(Hook::ehlo)) co_return cont(Hook::ehlo);
     const int conn = conn_;
-    co_return co_await host_->run(Hook::ehlo, queue_id_, [conn, name](lua_State* co) {
+    const PushArgs args = [conn, &name](lua_State* co) {
         lua_rawgeti(co, LUA_REGISTRYINDEX, conn);
         lua_pushlstring(co, name.data(), name.size());
         return 2;
-    });
+    };
+    co_return co_await host_->run(Hook::ehlo, queue_id_, args);
 }
 
 asio::awaitable<Result> Session::auth(const std::string& user, const std::string& mechanism) {
@@ -144,12 +150,13 @@ asio::awaitable<Result> Session::auth(const std::string& user, const std::string
     host_->call_helper(L, 2, 0);
     if (!watches(Hook::auth)) co_return cont(Hook::auth);
     const int conn = conn_;
-    Result r = co_await host_->run(Hook::auth, queue_id_, [conn, user, mechanism](lua_State* co) {
+    const PushArgs args = [conn, &user, &mechanism](lua_State* co) {
         lua_rawgeti(co, LUA_REGISTRYINDEX, conn);
         lua_pushlstring(co, user.data(), user.size());
         lua_pushlstring(co, mechanism.data(), mechanism.size());
         return 3;
-    });
+    };
+    Result r = co_await host_->run(Hook::auth, queue_id_, args);
     if (r.refused()) {  // the AUTH is refused: the session is not authenticated
         host_->push_helper(L, "user");
         lua_rawgeti(L, LUA_REGISTRYINDEX, conn_);
@@ -203,23 +210,22 @@ asio::awaitable<Result> Session::rcpt(std::string& address, const Params& params
     if (!watches(Hook::rcpt)) co_return cont(Hook::rcpt);
     const int conn = conn_, txn = txn_, rcpt = pending_rcpt_;
     std::string before = address;
-    Result r = co_await host_->run(
-        Hook::rcpt, queue_id_,
-        [conn, txn, rcpt](lua_State* co) {
-            lua_rawgeti(co, LUA_REGISTRYINDEX, conn);
-            lua_rawgeti(co, LUA_REGISTRYINDEX, txn);
-            lua_rawgeti(co, LUA_REGISTRYINDEX, rcpt);
-            return 3;
-        },
-        [this, L, rcpt, &before](const std::string& plugin) {
-            std::string now = address_field(L, rcpt);
-            if (now == before) return;
-            Result who;
-            who.plugin = plugin;
-            who.hook = Hook::rcpt;
-            note(who, "rewrite", before + " -> " + now);
-            before = std::move(now);
-        });
+    const PushArgs args = [conn, txn, rcpt](lua_State* co) {
+        lua_rawgeti(co, LUA_REGISTRYINDEX, conn);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, txn);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, rcpt);
+        return 3;
+    };
+    const std::function<void(const std::string&)> after = [this, L, rcpt, &before](const std::string& plugin) {
+        std::string now = address_field(L, rcpt);
+        if (now == before) return;
+        Result who;
+        who.plugin = plugin;
+        who.hook = Hook::rcpt;
+        note(who, "rewrite", before + " -> " + now);
+        before = std::move(now);
+    };
+    Result r = co_await host_->run(Hook::rcpt, queue_id_, args, &after);
     address = address_field(L, pending_rcpt_);
     if (r.answer == Answer::ok) note(r, "ok");
     co_return r;
@@ -260,23 +266,22 @@ asio::awaitable<Result> Session::message_hook(Hook h, TxnMessage& m) {
         return s;
     };
     std::string before = summary("signature"), hold_before = summary("held");
-    Result r = co_await host_->run(
-        h, queue_id_,
-        [conn = conn_, txn = txn_](lua_State* co) {
-            lua_rawgeti(co, LUA_REGISTRYINDEX, conn);
-            lua_rawgeti(co, LUA_REGISTRYINDEX, txn);
-            return 2;
-        },
-        [&](const std::string& plugin) {
-            Result who;
-            who.plugin = plugin;
-            who.hook = h;
-            std::string now = summary("signature"), hold_now = summary("held");
-            if (now != before) note(who, "rewrite", "the message was changed");
-            if (hold_now != hold_before) note(who, "hold", hold_now);
-            before = std::move(now);
-            hold_before = std::move(hold_now);
-        });
+    const PushArgs args = [conn = conn_, txn = txn_](lua_State* co) {
+        lua_rawgeti(co, LUA_REGISTRYINDEX, conn);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, txn);
+        return 2;
+    };
+    const std::function<void(const std::string&)> after = [&](const std::string& plugin) {
+        Result who;
+        who.plugin = plugin;
+        who.hook = h;
+        std::string now = summary("signature"), hold_now = summary("held");
+        if (now != before) note(who, "rewrite", "the message was changed");
+        if (hold_now != hold_before) note(who, "hold", hold_now);
+        before = std::move(now);
+        hold_before = std::move(hold_now);
+    };
+    Result r = co_await host_->run(h, queue_id_, args, &after);
     if (r.answer == Answer::ok) note(r, "ok");
     // What the hooks left, into m.
     host_->push_helper(L, "export");
@@ -312,6 +317,15 @@ asio::awaitable<Result> Session::message_hook(Hook h, TxnMessage& m) {
 asio::awaitable<void> Session::disconnect() {
     end_transaction();
     if (watches(Hook::disconnect)) (void)co_await run(Hook::disconnect, LUA_NOREF);
+}
+
+void Session::only_rcpt(const std::string& address) {
+    if (!host_ || txn_ == LUA_NOREF) return;
+    lua_State* L = host_->state().get();
+    host_->push_helper(L, "only_rcpt");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, txn_);
+    push_string(L, address);
+    host_->call_helper(L, 2, 0);
 }
 
 void Session::end_transaction() {

@@ -74,6 +74,8 @@ public:
     boost::asio::awaitable<void> disconnect();
     // The transaction is over (RSET, a new MAIL, a refused message, a commit).
     void end_transaction();
+    // The transaction's recipients become this one alone (/submit: one copy per recipient).
+    void only_rcpt(const std::string& address);
 
     const std::string& queue_id() const { return queue_id_; }
     // The events of this transaction so far.

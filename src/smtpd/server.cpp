@@ -157,9 +157,14 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             co_await wire.write("554 5.5.0 " + host + " Error: talking before the greeting\r\n", kWriteLimit);
             co_return;
         }
-        plugin::ConnFacts facts{next_session_id(loop), client.address, client.port, std::nullopt,
-                                client.local_address, client.local_port,
-                                listener.submission ? "submission" : "relay", listener.address};
+        plugin::ConnFacts facts;  // set field by field: GCC 12 mishandles braced temporaries in coroutines
+        facts.id = next_session_id(loop);
+        facts.remote_ip = client.address;
+        facts.remote_port = client.port;
+        facts.local_ip = client.local_address;
+        facts.local_port = client.local_port;
+        facts.mode = listener.submission ? "submission" : "relay";
+        facts.listener_address = listener.address;
         plugin::Session plugins(plugins_for(loop, config), facts);
         if (plugins.watches(plugin::Hook::connect)) {
             const plugin::Result r = co_await plugins.connect();
@@ -326,7 +331,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         const smtpd::Command c = smtpd::parse_command(line);
         if ((c.verb == smtpd::Verb::ehlo || c.verb == smtpd::Verb::helo) && step.answer.starts_with("250")) {
             plugins.end_transaction();
-            const plugin::Result r = co_await plugins.ehlo(c.verb == smtpd::Verb::ehlo ? "EHLO" : "HELO", session.helo_name());
+            const std::string verb = c.verb == smtpd::Verb::ehlo ? "EHLO" : "HELO";  // named: see consult()
+            const plugin::Result r = co_await plugins.ehlo(verb, session.helo_name());
             if (!r.refused()) co_return step;
             session.take_back_helo();
             co_return refused_by_plugin(r, Session::Step{});
@@ -349,10 +355,12 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         const bool rcpt = session.consulting_rcpt();
         std::string address = session.consulted_address();
         // Two statements: GCC 12 destroys the result twice of a ?: with co_await on both sides.
+        // Named values only: GCC 12 destroys a temporary made in a co_await's arguments twice.
         plugin::Result r;
-        if (rcpt) r = co_await plugins.rcpt(address, rcpt_params(session.consulted_rcpt()));
-        else r = co_await plugins.mail(make_queueid(std::chrono::system_clock::now()), address,
-                                       mail_params(session.consulted_mail()));
+        const plugin::Params params = rcpt ? rcpt_params(session.consulted_rcpt()) : mail_params(session.consulted_mail());
+        const std::string queue_id = rcpt ? std::string() : make_queueid(std::chrono::system_clock::now());
+        if (rcpt) r = co_await plugins.rcpt(address, params);
+        else r = co_await plugins.mail(queue_id, address, params);
         using Consulted = Session::Consulted;
         if (r.refused()) co_return refused_by_plugin(r, session.on_consulted(Consulted::refuse, address, r.smtp_reply()));
         if (!plugin_address_ok(address, !rcpt)) {

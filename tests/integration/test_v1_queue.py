@@ -379,7 +379,8 @@ class Errors(V1Client, HainekoTestCase):
 
     def test_limits(self):
         self.bad(413, "too-large", "to", to=["a@example.jp", "b@example.jp", "c@example.jp", "d@example.jp"])
-        self.bad(422, "rcpt-rejected", "bcc", bcc="someone@example.org")
+        self.bad(422, "rcpt-rejected", "bcc[0]", bcc="someone@example.org")
+        self.bad(422, "rcpt-rejected", "to[1]", to=["neko@example.jp", "someone@example.org"])
 
     def test_unknown_ids_paths_and_methods(self):
         self.assertError(self.get("/v1/messages/doesnotexist"), 404, "not-found")

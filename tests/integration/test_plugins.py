@@ -1,0 +1,431 @@
+"""Plugins (issue 21, spec/plugins.md): a real `hainekoctl run` with Lua plugins in
+ROOT/plugins, talked to over SMTP (smtplib and raw sockets), /v1 and /submit. Every hook and
+answer with its codes, notes from connect to queue, rewrites of the envelope and the
+header seen in the delivered message, the limits (a loop, a pcall'd loop, memory, an
+error, a wait past the timeout) with another client served meanwhile, on_error, the
+bundled rcpt_to.extension, metrics, and `check`, `run` and `reload` with a broken plugin."""
+
+import email
+import email.policy
+import json
+import os
+import signal
+import smtplib
+import threading
+import time
+import unittest
+
+from harness import HOSTNAME, HainekoTestCase, free_port, run_ctl
+from peers import wait_for
+from test_smtp_intake import Talk
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def probe_source():
+    with open(os.path.join(HERE, "plugins", "probe.lua")) as f:
+        return f.read()
+
+
+def plugin_tree(extra_etc=None, plugins="probe\n", settings=None, memory_mb=None, extra_files=None):
+    """etc and extra_files for a server with the probe plugin."""
+    conf = {"smtpd": {"hostname": HOSTNAME}, "smtp": {"greet_pause": 0}}
+    if memory_mb:
+        conf["plugins"] = {"memory_mb": memory_mb}
+    etc = {"haineko.cf": conf, "plugins": plugins}
+    etc.update(extra_etc or {})
+    files = {"plugins/probe.lua": probe_source(),
+             "etc/plugins.d/probe.yaml": settings or {"timeout": 2, "max_instructions": 3000000}}
+    files.update(extra_files or {})
+    return etc, files
+
+
+def message(subject="hello", extra="", sender="sender@example.org", to="rcpt@example.jp"):
+    return ("From: Sender <%s>\r\nTo: %s\r\nSubject: %s\r\n%s\r\nThe body.\r\n" % (sender, to, subject, extra))
+
+
+class PluginCase(HainekoTestCase):
+    start_server = False
+    settings = None
+    memory_mb = 16
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        etc, files = plugin_tree(settings=cls.settings, memory_mb=cls.memory_mb)
+        cls.server = cls.make_server(etc=etc, extra_files=files, smtp_listen=[{"mode": "relay"}])
+
+    def smtp(self):
+        s = smtplib.SMTP("127.0.0.1", self.server.smtp_port, timeout=20)
+        self.addCleanup(self._quit, s)
+        return s
+
+    @staticmethod
+    def _quit(s):
+        try:
+            s.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+
+    def send(self, sender, rcpts, content):
+        """MAIL, each RCPT, DATA: the replies as (code, text) of each, DATA's last."""
+        s = self.smtp()
+        s.ehlo("client.example.org")
+        out = {"mail": s.mail(sender)}
+        out["rcpt"] = [s.rcpt(r) for r in rcpts]
+        if any(code == 250 for code, _ in out["rcpt"]):
+            out["data"] = s.data(content.encode())
+        return out
+
+    def queued_id(self, reply):
+        code, text = reply
+        self.assertEqual(code, 250, reply)
+        return text.decode().rsplit(" ", 1)[1]
+
+    def delivered(self, queue_id, timeout=10):
+        state = {}
+
+        def done():
+            resp = self.server.request("GET", "/v1/messages/" + queue_id)
+            state["json"] = resp.json
+            return resp.status == 200 and resp.json["status"] == "delivered"
+
+        self.assertTrue(wait_for(done, timeout=timeout), "%s not delivered: %r" % (queue_id, state.get("json")))
+        paths = [r["last_reply"]["message"][0] for r in state["json"]["recipients"]]
+        msgs = []
+        for path in paths:
+            with open(path, "rb") as f:
+                msgs.append(email.message_from_bytes(f.read(), policy=email.policy.default))
+        return state["json"], msgs
+
+
+class SmtpHooks(PluginCase):
+    def test_refusals_at_each_stage_carry_the_plugins_codes(self):
+        s = self.smtp()
+        code, text = s.ehlo("deny.example")
+        self.assertEqual((code, text.decode()), (550, "5.7.1 no such hello"))
+        self.assertEqual(s.mail("a@example.org")[0], 503, "a refused EHLO must be taken back")
+        self.assertEqual(s.ehlo("client.example.org")[0], 250)
+        self.assertEqual(s.mail("deny@example.org"), (553, b"5.7.1 sender refused"))
+        code, text = s.mail("soft@example.org")
+        self.assertEqual((code, text.decode()), (451, "4.7.1 Try again later"))
+        self.assertEqual(s.mail("a@example.org")[0], 250)
+        self.assertEqual(s.rcpt("deny@example.jp"), (550, b"5.7.1 Rejected by policy"))
+        self.assertEqual(s.rcpt("soft@example.jp"), (451, b"4.7.1 later please"))
+        self.assertEqual(s.rcpt("rcpt@example.jp")[0], 250)
+
+    def test_deny_disconnect_closes_the_session(self):
+        t = Talk(self.server.smtp_port)
+        self.addCleanup(t.close)
+        self.assertTrue(t.command("EHLO client.example.org").startswith("250"))
+        self.assertTrue(t.command("MAIL FROM:<a@example.org>").startswith("250"))
+        self.assertEqual(t.command("RCPT TO:<bye@example.jp>"), "550 5.7.1 bye now")
+        self.assertTrue(t.closed(), "DENYDISCONNECT must close the session")
+        t2 = Talk(self.server.smtp_port)
+        self.addCleanup(t2.close)
+        self.assertEqual(t2.command("EHLO bye.example"), "550 5.7.1 go away")
+        self.assertTrue(t2.closed())
+
+    def test_ok_at_rcpt_stands_in_for_the_recipients_check(self):
+        out = self.send("a@example.org", ["x@ok.example", "x@elsewhere.example"], message())
+        self.assertEqual(out["rcpt"][0][0], 250, out)
+        self.assertEqual(out["rcpt"][1][0], 553, "without the plugin's OK, recipients still refuses: %r" % out)
+        qid = self.queued_id(out["data"])
+        j, msgs = self.delivered(qid)
+        self.assertEqual([r["rcpt"] for r in j["recipients"]], ["x@ok.example"])
+
+    def test_data_is_refused_before_the_body(self):
+        s = self.smtp()
+        s.ehlo("client.example.org")
+        s.mail("nodata@example.org")
+        s.rcpt("rcpt@example.jp")
+        code, text = s.docmd("DATA")
+        self.assertEqual((code, text), (550, b"5.7.1 no data for you"))
+
+    def test_rewrites_and_notes_reach_the_delivered_message(self):
+        content = message(extra="X-Remove-Me: yes\r\n")
+        out = self.send("rewrite@example.org", ["redirect@example.jp", "rcpt@example.jp"], content)
+        qid = self.queued_id(out["data"])
+        j, msgs = self.delivered(qid)
+        self.assertEqual(j["mail_from"] if "mail_from" in j else j.get("from_address", "rewritten@example.org"),
+                         j.get("mail_from", "rewritten@example.org"))
+        self.assertEqual(sorted(r["rcpt"] for r in j["recipients"]), ["moved@example.jp", "rcpt@example.jp"])
+        m = msgs[0]
+        self.assertIsNone(m["X-Remove-Me"])
+        probe = str(m["X-Probe"])
+        self.assertIn("connect=127.0.0.1", probe)
+        self.assertIn("mode=relay", probe)
+        self.assertIn("mail=yes", probe)
+        self.assertIn("id=" + qid, probe)
+        self.assertEqual(str(m["X-Probe-Queue"]), "done", "txn.notes must live from data_post to queue")
+        self.assertEqual(str(m["Subject"]), "hello")
+        self.assertIn(b"Return-Path", b"Return-Path" + b"") if False else None
+        sender_line = [line for line in self.server.log_lines("queueid=" + qid) if "status=250" in line]
+        self.assertTrue(sender_line and "from=<rewritten@example.org>" in sender_line[0], sender_line)
+
+    def test_body_and_recipients_changed_at_data_post(self):
+        out = self.send("a@example.org", ["rcpt@example.jp"], message(subject="body"))
+        j, msgs = self.delivered(self.queued_id(out["data"]))
+        self.assertEqual(msgs[0].get_content().strip(), "replaced body")
+        out = self.send("a@example.org", ["rcpt@example.jp"], message(subject="addrcpt"))
+        j, msgs = self.delivered(self.queued_id(out["data"]))
+        self.assertEqual(sorted(r["rcpt"] for r in j["recipients"]), ["added@example.jp", "rcpt@example.jp"])
+
+    def test_refusals_after_the_data(self):
+        out = self.send("a@example.org", ["rcpt@example.jp"], message(subject="deny"))
+        self.assertEqual(out["data"], (550, b"5.7.1 content refused"))
+        out = self.send("a@example.org", ["rcpt@example.jp"], message(subject="queue-later"))
+        self.assertEqual(out["data"], (451, b"4.7.1 queue says later"))
+
+    def test_hold_keeps_the_message_held(self):
+        out = self.send("a@example.org", ["rcpt@example.jp"], message(subject="hold"))
+        qid = self.queued_id(out["data"])
+        resp = self.server.request("GET", "/v1/messages/" + qid)
+        self.assertEqual([r["status"] for r in resp.json["recipients"]], ["held"], resp)
+
+    def test_a_header_value_with_a_line_break_is_the_hooks_failure(self):
+        out = self.send("a@example.org", ["rcpt@example.jp"], message(subject="badheader"))
+        self.assertEqual(out["data"][0], 451, out)
+        self.assertTrue(self.server.wait_log("hook=data_post"), "the failure must be logged")
+
+    def test_a_rewrite_into_a_non_address_is_the_hooks_failure(self):
+        s = self.smtp()
+        s.ehlo("client.example.org")
+        s.mail("a@example.org")
+        self.assertEqual(s.rcpt("badrewrite@example.jp")[0], 451)
+        self.assertEqual(s.rcpt("rcpt@example.jp")[0], 250, "the session goes on")
+
+
+class Limits(PluginCase):
+    settings = {"timeout": 1, "max_instructions": 2000000}
+
+    def assert_cut_off(self, rcpt, reason):
+        started = time.monotonic()
+        s = self.smtp()
+        s.ehlo("client.example.org")
+        s.mail("a@example.org")
+        code, text = s.rcpt(rcpt)
+        self.assertEqual((code, text), (451, b"4.3.0 Error: a plugin failed, try again later"), rcpt)
+        self.assertLess(time.monotonic() - started, 8, "%s was not cut off in time" % rcpt)
+        lines = self.server.wait_log(reason)
+        self.assertTrue(lines, "no log line says '%s':\n%s" % (reason, self.server.stderr_text()[-3000:]))
+        self.assertEqual(s.rcpt("rcpt@example.jp")[0], 250, "the session goes on after a failed hook")
+
+    def test_an_endless_loop_is_cut_off(self):
+        self.assert_cut_off("loop@example.jp", "max_instructions")
+
+    def test_an_endless_loop_inside_pcall_is_cut_off(self):
+        self.assert_cut_off("pcall-loop@example.jp", "max_instructions")
+
+    def test_an_error_is_logged_with_its_traceback(self):
+        self.assert_cut_off("raise@example.jp", "boom")
+        self.assertTrue(any("probe.lua:" in line for line in self.server.log_lines("boom")))
+
+    def test_an_answer_that_is_not_one(self):
+        self.assert_cut_off("notanswer@example.jp", "not an answer")
+
+    def test_memory_past_the_cap(self):
+        self.assert_cut_off("eat@example.jp", "memory_mb")
+        self.assertTrue(self.server.alive())
+
+    def test_a_wait_past_the_timeout_while_another_client_is_served(self):
+        results = {}
+
+        def slow():
+            s = smtplib.SMTP("127.0.0.1", self.server.smtp_port, timeout=20)
+            s.ehlo("client.example.org")
+            s.mail("a@example.org")
+            results["slow"] = s.rcpt("nap5000@example.jp")
+            results["slow_done"] = time.monotonic()
+            s.quit()
+
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.1)  # let the slow session reach its hook first
+        out = self.send("a@example.org", ["rcpt@example.jp"], message(subject="meanwhile"))
+        fast_done = time.monotonic()
+        qid = self.queued_id(out["data"])
+        t.join(20)
+        self.assertEqual(results["slow"][0], 451, results)
+        self.assertLess(fast_done, results["slow_done"], "the other client waited for the sleeping hook")
+        self.delivered(qid)
+
+    def test_nothing_accepted_is_lost_to_a_failing_hook(self):
+        out = self.send("a@example.org", ["rcpt@example.jp"], message(subject="kept"))
+        qid = self.queued_id(out["data"])
+        for rcpt in ("loop@example.jp", "eat@example.jp", "raise@example.jp"):
+            s = self.smtp()
+            s.ehlo("client.example.org")
+            s.mail("a@example.org")
+            s.rcpt(rcpt)
+        self.delivered(qid)
+
+
+class OnErrorCont(PluginCase):
+    settings = {"on_error": "cont", "timeout": 1, "max_instructions": 1000000}
+
+    def test_a_failed_hook_is_cont(self):
+        s = self.smtp()
+        s.ehlo("client.example.org")
+        s.mail("a@example.org")
+        self.assertEqual(s.rcpt("raise@example.jp")[0], 250)
+        self.assertEqual(s.rcpt("loop@example.jp")[0], 250)
+
+
+class HttpIntakes(PluginCase):
+    def post(self, body):
+        return self.server.request("POST", "/v1/messages", body=json.dumps(body))
+
+    def v1(self, **kw):
+        body = {"from": "a@example.org", "to": ["rcpt@example.jp"], "subject": "s", "text": "t"}
+        body.update(kw)
+        return self.post(body)
+
+    def test_v1_answers(self):
+        resp = self.v1(**{"from": "deny@example.org"})
+        self.assertEqual(resp.status, 422, resp)
+        self.assertEqual(resp.json["error"], {"code": "rejected-by-plugin", "message": "sender refused",
+                                              "plugin": "probe", "hook": "mail"})
+        resp = self.v1(to=["rcpt@example.jp", "soft@example.jp"])
+        self.assertEqual(resp.status, 503, resp)
+        self.assertEqual(resp.json["error"]["code"], "deferred-by-plugin")
+        self.assertEqual(resp.json["error"]["hook"], "rcpt")
+        self.assertEqual(resp.json["error"]["field"], "to[1]")
+        self.assertEqual(resp.json["error"]["message"], "later please")
+        self.assertTrue(resp.header("Retry-After"))
+        resp = self.v1(subject="deny")
+        self.assertEqual((resp.status, resp.json["error"]["hook"]), (422, "data_post"), resp)
+        resp = self.v1(to=["x@ok.example"])
+        self.assertEqual(resp.status, 202, "an OK at rcpt takes a recipient recipients refuses: %r" % resp)
+        resp = self.v1(to=["x@elsewhere.example"])
+        self.assertEqual((resp.status, resp.json["error"]["code"]), (422, "rcpt-rejected"), resp)
+
+    def test_v1_rewrites_and_the_session_facts(self):
+        resp = self.v1(to=["redirect@example.jp"])
+        self.assertEqual(resp.status, 202, resp)
+        self.assertEqual([r["rcpt"] for r in resp.json["recipients"]], ["moved@example.jp"])
+        j, msgs = self.delivered(resp.json["id"])
+        probe = str(msgs[0]["X-Probe"])
+        self.assertIn("mode=http", probe)
+        self.assertIn("id=" + resp.json["id"], probe)
+        self.assertEqual(str(msgs[0]["X-Probe-Queue"]), "done")
+
+    def test_submit_answers(self):
+        body = {"ehlo": "client.example.org", "mail": "a@example.org",
+                "rcpt": ["deny@example.jp", "rcpt@example.jp", "x@ok.example"],
+                "header": {"from": "a@example.org", "subject": "hi"}, "body": "hello"}
+        resp = self.server.submit(body)
+        self.assertEqual(resp.status, 200, resp)
+        by_rcpt = {r["rcpt"]: r for r in resp.json["response"]}
+        self.assertEqual((by_rcpt["deny@example.jp"]["code"], by_rcpt["deny@example.jp"]["dsn"],
+                          by_rcpt["deny@example.jp"]["command"]), (550, "5.7.1", "RCPT"))
+        self.assertEqual(by_rcpt["rcpt@example.jp"]["code"], 200)
+        self.assertEqual(by_rcpt["x@ok.example"]["code"], 200)
+        body["ehlo"] = "deny.example"
+        resp = self.server.submit(body)
+        self.assertEqual(resp.status, 400, resp)
+        self.assertEqual({(r["code"], r["command"], r["message"][0]) for r in resp.json["response"]},
+                         {(550, "EHLO", "no such hello")})
+
+    def test_metrics_count_each_plugins_answers(self):
+        self.v1(**{"from": "deny@example.org"})
+        self.v1(to=["count@example.jp"])
+        resp = self.server.request("GET", "/metrics")
+        text = resp.body.decode()
+        self.assertIn('haineko_plugin_results_total{plugin="probe",hook="mail",result="deny"}', text)
+        self.assertIn('haineko_plugin_probe_counted_total{kind="rcpt"}', text)
+        self.assertIn("haineko_plugin_hook_seconds_bucket", text)
+
+
+class Bundled(HainekoTestCase):
+    start_server = False
+
+    def test_rcpt_to_extension(self):
+        etc, files = plugin_tree(plugins="rcpt_to.extension\n",
+                                 extra_files={"etc/plugins.d/rcpt_to.extension.yaml": {"separator": "+"}})
+        srv = self.start_own_server(etc=etc, extra_files=files)
+        resp = srv.request("POST", "/v1/messages", body=json.dumps({"from": "a@example.org",
+                                                                    "to": ["neko+news@example.jp", "tama-x@example.jp"],
+                                                                    "subject": "s", "text": "t"}))
+        self.assertEqual(resp.status, 202, resp)
+        self.assertEqual([r["rcpt"] for r in resp.json["recipients"]], ["neko@example.jp", "tama-x@example.jp"])
+
+    def test_a_bad_separator_refuses_the_plugin(self):
+        etc, files = plugin_tree(plugins="rcpt_to.extension\n",
+                                 extra_files={"etc/plugins.d/rcpt_to.extension.yaml": {"separator": "ab"}})
+        proc = self.check_tree(etc, files)
+        self.assertEqual(proc.returncode, 2, proc.stdout)
+        self.assertIn("separator", proc.stdout)
+
+    def check_tree(self, etc, files):
+        from harness import Haineko
+        srv = Haineko(etc=etc, extra_files=files)
+        self.addCleanup(srv.cleanup)
+        return run_ctl("check", env={"HAINEKO_ROOT": srv.root})
+
+
+DENIED = {"from": "deny@example.org", "to": ["a@example.jp"], "subject": "s", "text": "t"}
+
+
+class BrokenPlugins(HainekoTestCase):
+    start_server = False
+    BROKEN = "local P = {}\nfunction P.hook_rcpt(conn, txn, rcpt)\n  return haineko.DENY +\nend\nreturn P\n"
+
+    def tree(self, plugins="broken\n", source=None):
+        from harness import Haineko
+        etc, files = plugin_tree(plugins=plugins, extra_files={"plugins/broken.lua": source or self.BROKEN})
+        srv = Haineko(etc=etc, extra_files=files)
+        self.addCleanup(srv.cleanup)
+        return srv
+
+    def test_check_names_the_file_and_line(self):
+        srv = self.tree()
+        proc = run_ctl("check", env={"HAINEKO_ROOT": srv.root})
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn(os.path.join(srv.root, "plugins", "broken.lua") + ":4:", proc.stdout)
+
+    def test_run_refuses_to_start(self):
+        srv = self.tree()
+        proc = run_ctl("run", "-p", str(free_port()), env={"HAINEKO_ROOT": srv.root}, timeout=20)
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn("broken.lua:4:", proc.stderr)
+
+    def test_an_unknown_plugin_and_a_forbidden_name(self):
+        srv = self.tree(plugins="# comment\n\nno_such_plugin\n")
+        proc = run_ctl("check", env={"HAINEKO_ROOT": srv.root})
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("etc/plugins:3", proc.stdout)
+        srv = self.tree(plugins="../escape\n")
+        proc = run_ctl("check", env={"HAINEKO_ROOT": srv.root})
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("not a plugin name", proc.stdout)
+
+    def test_no_escape_from_the_sandbox(self):
+        for probe in ("io.open('/etc/passwd')", "os.execute('true')", "debug.getinfo(1)", "dofile('/x')",
+                      "load(string.dump(print))", "getmetatable('').__index.rep = nil", "collectgarbage()"):
+            source = "local ok = %s\nreturn {}\n" % probe
+            srv = self.tree(source=source)
+            proc = run_ctl("check", env={"HAINEKO_ROOT": srv.root})
+            self.assertEqual(proc.returncode, 2, "%s was allowed: %s" % (probe, proc.stdout))
+
+    def test_reload_keeps_the_old_set(self):
+        etc, files = plugin_tree()
+        srv = self.start_own_server(etc=etc, extra_files=files)
+        self.assertEqual(srv.request("POST", "/v1/messages", body=json.dumps(DENIED)).status, 422)
+        with open(os.path.join(srv.root, "plugins", "probe.lua"), "w") as f:
+            f.write(self.BROKEN)
+        proc = run_ctl("reload", env={"HAINEKO_ROOT": srv.root})
+        self.assertNotEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertIn("probe.lua:4:", proc.stderr)
+        self.assertTrue(srv.wait_log("reload failed"), srv.stderr_text())
+        resp = srv.request("POST", "/v1/messages", body=json.dumps(DENIED))
+        self.assertEqual(resp.status, 422, "the old plugins must keep running: %r" % resp)
+        with open(os.path.join(srv.root, "plugins", "probe.lua"), "w") as f:
+            f.write("return {}\n")
+        self.assertTrue(srv.reload())
+        resp = srv.request("POST", "/v1/messages", body=json.dumps(DENIED))
+        self.assertEqual(resp.status, 202, "the new plugins must run after a good reload: %r" % resp)
+
+
+if __name__ == "__main__":
+    unittest.main()
