@@ -291,6 +291,7 @@ boost::asio::awaitable<Response> accept_message(const Request& r, const Config& 
     std::optional<IdempotencyClaim> claim;
     const std::string answer = accepted_json(n);
     if (!key.empty()) claim = IdempotencyClaim{key, sha256_hex(r.body()), answer};
+    take_plugin_notes(plugins, n);
     Enqueued done;
     try {
         done = co_await q.store().enqueue(n, claim);

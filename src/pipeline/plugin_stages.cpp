@@ -41,6 +41,10 @@ void take_recipients(queue::NewMessage& n, const std::vector<std::string>& rcpts
 
 }  // namespace
 
+void take_plugin_notes(const plugin::Session& plugins, queue::NewMessage& n) {
+    for (const auto& e : plugins.events()) n.plugin_notes.push_back(queue::PluginNote{e.plugin, e.hook, e.answer, e.text});
+}
+
 bool plugin_address_ok(const std::string& address, bool sender) {
     if (address.empty()) return sender;
     return is_email_address(address) || is_email_address_allowing_utf8(address);

@@ -15,6 +15,9 @@ namespace haineko {
 boost::asio::awaitable<plugin::Result> plugin_message_stage(plugin::Session& plugins, plugin::Hook hook,
                                                             const Config& config, queue::NewMessage& n);
 
+// What the plugins did to the transaction, as the message's events.
+void take_plugin_notes(const plugin::Session& plugins, queue::NewMessage& n);
+
 // Is this what a plugin may leave as an envelope address? (mail: "" is the null sender)
 bool plugin_address_ok(const std::string& address, bool sender);
 

@@ -97,6 +97,9 @@ bool labels_of(lua_State* L, int index, std::string& out) {
 int metrics_incr(lua_State* L) {
     const char* name = luaL_checkstring(L, 1);
     if (!metric_name_ok(name, false)) return luaL_error(L, "haineko.metrics.incr: a name is [a-z][a-z0-9_]*");
+    // The host's own families are haineko_plugin_{results,errors}_total.
+    if (std::string_view(name) == "results" || std::string_view(name) == "errors")
+        return luaL_error(L, "haineko.metrics.incr: '%s' is the host's own name", name);
     const lua_Number by = luaL_optnumber(L, 3, 1);
     if (!(by >= 0)) return luaL_error(L, "haineko.metrics.incr: a counter only grows");
     bool ok;

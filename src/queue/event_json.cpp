@@ -28,8 +28,31 @@ json::object metadata_json(const std::vector<std::pair<std::string, std::string>
     return o;
 }
 
+namespace {
+
+// A plugin's event keeps its fields in the reply's places (sql/rows.cpp, insert_message).
+void add_plugin_note(json::object& o, const Event& e) {
+    const ReplyFacts& r = *e.reply;
+    o["plugin"] = r.command;
+    o["hook"] = r.dsn;
+    o["answer"] = r.code;
+    o["text"] = r.message.empty() ? std::string() : r.message.front();
+}
+
+}  // namespace
+
 json::object event_json(const Event& e, bool feed) {
     json::object o{{"seq", e.seq}, {"at", rfc3339(e.at)}, {"type", e.type}};
+    if (e.type == "plugin" && e.reply) {
+        add_plugin_note(o, e);
+        if (feed) {
+            o["id"] = e.id;
+            o["rcpt"] = e.rcpt ? json::value(*e.rcpt) : json::value(nullptr);
+            o["tags"] = tags_json(e.tags);
+            o["metadata"] = metadata_json(e.metadata);
+        }
+        return o;
+    }
     if (feed) {
         o["id"] = e.id;
         o["rcpt"] = e.rcpt ? json::value(*e.rcpt) : json::value(nullptr);

@@ -42,6 +42,15 @@ struct RcptDsn {
 };
 
 // What an intake hands to the queue: the built message and its envelope.
+// What a plugin did to a message at acceptance (an OK or a rewrite at rcpt or later, a
+// hold): an event of type "plugin" (spec/plugins.md, "Answers outside SMTP").
+struct PluginNote {
+    std::string plugin;
+    std::string hook;    // "rcpt", "data_post", ...
+    std::string answer;  // ok, rewrite or hold
+    std::string text;
+};
+
 struct NewMessage {
     std::string id;    // [A-Za-z0-9_-]{1,64}, made by the caller
     std::string user;  // the Basic-auth user, "" when anonymous
@@ -62,6 +71,7 @@ struct NewMessage {
     std::optional<std::string> dsn_ret;    // FULL or HDRS
     std::optional<std::string> dsn_envid;
     std::vector<RcptDsn> rcpt_dsn;
+    std::vector<PluginNote> plugin_notes;  // each an event after "accepted"
 };
 
 // An Idempotency-Key with what the first request got, kept for 24 hours per user.

@@ -480,6 +480,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             spdlog::error("queueid={} not accepted from {}: the queue is not open", n.id, client.address);
             co_return session.on_commit_failed();
         }
+        take_plugin_notes(plugins, n);
         try {
             co_await queue->store().enqueue(n, std::nullopt);
         } catch (const queue::StoreUnavailable& e) {

@@ -183,6 +183,20 @@ class SmtpHooks(PluginCase):
         resp = self.server.request("GET", "/v1/messages/" + qid)
         self.assertEqual([r["status"] for r in resp.json["recipients"]], ["held"], resp)
 
+    def test_what_a_plugin_did_is_an_event_of_the_message(self):
+        out = self.send("a@example.org", ["redirect@example.jp", "x@ok.example"], message(subject="hold"))
+        qid = self.queued_id(out["data"])
+        events = self.server.request("GET", "/v1/messages/" + qid).json["events"]
+        mine = [(e["plugin"], e["hook"], e["answer"]) for e in events if e["type"] == "plugin"]
+        self.assertIn(("probe", "rcpt", "rewrite"), mine, events)
+        self.assertIn(("probe", "rcpt", "ok"), mine, events)
+        self.assertIn(("probe", "data_post", "hold"), mine, events)
+        self.assertIn(("probe", "data_post", "rewrite"), mine, events)
+        ok = [e for e in events if e["type"] == "plugin" and e["answer"] == "ok"][0]
+        self.assertEqual(ok["text"], "taken by probe")
+        hold = [e for e in events if e["type"] == "plugin" and e["answer"] == "hold"][0]
+        self.assertEqual(hold["text"], "held by probe")
+
     def test_a_header_value_with_a_line_break_is_the_hooks_failure(self):
         out = self.send("a@example.org", ["rcpt@example.jp"], message(subject="badheader"))
         self.assertEqual(out["data"][0], 451, out)

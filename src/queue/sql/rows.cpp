@@ -98,6 +98,14 @@ std::optional<std::int64_t> insert_message(Db& db, const NewMessage& m, bool wan
     auto& event = event_insert(db, key_sql, m.created_at, "accepted", std::nullopt, std::nullopt);
     if (key) event.bind(5, *key);
     event.run();
+    for (const auto& note : m.plugin_notes) {
+        // The event's reply column carries the note: its fields in the reply's places
+        // (read back by plugin_note_of, event_json.cpp).
+        auto& e = event_insert(db, key_sql, m.created_at, "plugin", std::nullopt,
+                               ReplyFacts{note.answer, note.hook, note.plugin, {note.text}, ""});
+        if (key) e.bind(5, *key);
+        e.run();
+    }
     return key;
 }
 
