@@ -136,6 +136,8 @@ void push_api(lua_State* L) {
                              {"warn", log_line<spdlog::level::warn>},
                              {"error", log_line<spdlog::level::err>}});
     set_functions(L, "metrics", {{"incr", metrics_incr}});
+    push_kv_api(L);
+    lua_setfield(L, -2, "kv");
 }
 
 }  // namespace haineko::plugin

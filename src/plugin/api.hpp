@@ -8,4 +8,7 @@ namespace haineko::plugin {
 // Pushes a new haineko table.
 void push_api(lua_State* L);
 
+// The sub-tables, each in a file of its own: haineko.kv (api_kv.cpp).
+void push_kv_api(lua_State* L);
+
 }  // namespace haineko::plugin

@@ -111,8 +111,8 @@ const char* const kHookFields[kHookCount] = {
 
 }  // namespace
 
-Host::Host(const PluginSettings& settings)
-    : settings_(settings), state_(static_cast<std::size_t>(settings.memory_mb) * 1024 * 1024) {
+Host::Host(const PluginSettings& settings, Services services)
+    : settings_(settings), services_(services), state_(static_cast<std::size_t>(settings.memory_mb) * 1024 * 1024) {
     lua_State* L = state_.get();
     luaL_openlibs(L);
     open_prelude();

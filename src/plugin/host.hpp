@@ -16,6 +16,7 @@
 #include "plugin/answer.hpp"
 #include "plugin/call.hpp"
 #include "plugin/lua_state.hpp"
+#include "plugin/services.hpp"
 
 namespace haineko::plugin {
 
@@ -32,7 +33,7 @@ struct Loaded {
 class Host {
 public:
     // Throws LoadError for the first plugin that fails (its file, its chunk, register()).
-    explicit Host(const PluginSettings& settings);
+    explicit Host(const PluginSettings& settings, Services services = {});
     ~Host();
     Host(const Host&) = delete;
     Host& operator=(const Host&) = delete;
@@ -57,12 +58,14 @@ public:
 
     // What the settings said, to tell whether a reload changed anything.
     const PluginSettings& settings() const { return settings_; }
+    const Services& services() const { return services_; }
 
 private:
     void open_prelude();
     void load_one(const PluginFile& file);
 
     PluginSettings settings_;
+    Services services_;
     LuaState state_;
     int prelude_ = 0;  // registry ref of the prelude's table
     int base_ = 0;     // registry ref of the allowed globals

@@ -37,6 +37,12 @@ QueueService::QueueService(Runtime& runtime, const Config& config) : store_(open
     boost::asio::post(first.ctx, [w] { w->start(); });
     first.on_stop.push_back([w] { w->stop(); });
     store_->on_new_work([this] { wake(); });
+    kv_ = std::make_unique<StoreKv>(*store_);
+    for (auto& loop : loops) loop->plugin_services.kv = kv_.get();
+    kv_sweeper_ = std::make_unique<KvSweeper>(first.ctx.get_executor(), *store_);
+    KvSweeper* sweeper = kv_sweeper_.get();
+    boost::asio::post(first.ctx, [sweeper] { sweeper->start(); });
+    first.on_stop.push_back([sweeper] { sweeper->stop(); });
 }
 
 QueueService::~QueueService() {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "queue/plugin_kv.hpp"
 #include "queue/scheduler.hpp"
 #include "queue/store.hpp"
 #include "queue/webhooks.hpp"
@@ -26,6 +27,8 @@ private:
     std::unique_ptr<Store> store_;
     std::vector<std::unique_ptr<Scheduler>> schedulers_;
     std::unique_ptr<WebhookSender> webhooks_;
+    std::unique_ptr<StoreKv> kv_;
+    std::unique_ptr<KvSweeper> kv_sweeper_;
 };
 
 // The store a config names, opened (for the server and for tests).

@@ -86,6 +86,16 @@ public:
     virtual boost::asio::awaitable<std::vector<WebhookJob>> claim_webhooks(Millis now, Millis lease, int limit) = 0;
     // Done (delivered, or given up) when next_attempt_at is nullopt; else tried again then.
     virtual boost::asio::awaitable<void> settle_webhook(std::int64_t n, std::optional<Millis> next_attempt_at) = 0;
+
+    // The plugins' key-value store (haineko.kv): expires_at in ms since the epoch, none
+    // for no expiry. A key past its expiry is absent to every call.
+    virtual boost::asio::awaitable<std::optional<std::string>> kv_get(std::string key, Millis now) = 0;
+    virtual boost::asio::awaitable<void> kv_set(std::string key, std::string value, std::optional<Millis> expires_at) = 0;
+    virtual boost::asio::awaitable<std::int64_t> kv_incr(std::string key, std::int64_t by,
+                                                         std::optional<Millis> expires_at, Millis now) = 0;
+    virtual boost::asio::awaitable<void> kv_del(std::string key) = 0;
+    // Removes the keys expired by now; returns how many.
+    virtual boost::asio::awaitable<std::int64_t> kv_expire(Millis now) = 0;
 };
 
 struct StoreOptions {

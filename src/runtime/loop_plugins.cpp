@@ -16,7 +16,7 @@ std::shared_ptr<plugin::Host> plugins_for(Loop& loop, const std::shared_ptr<cons
     loop.plugins.reset();
     if (config->plugins.list.empty()) return nullptr;
     try {
-        loop.plugins = std::make_shared<plugin::Host>(config->plugins);
+        loop.plugins = std::make_shared<plugin::Host>(config->plugins, loop.plugin_services);
     } catch (const std::exception& e) {
         spdlog::error("the plugins cannot be loaded on event loop {}: {}", loop.index, e.what());
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "plugin/services.hpp"
 #include "runtime/loop_metrics.hpp"
 
 namespace haineko {
@@ -33,6 +34,7 @@ struct Loop {
     // This loop's plugins (one Lua state), for the configuration they were loaded from.
     std::shared_ptr<plugin::Host> plugins;
     std::shared_ptr<const Config> plugins_config;
+    plugin::Services plugin_services;  // set by the services that back the API (the queue: kv)
     std::uint64_t sessions = 0;  // sessions begun on this loop, for their ids
 };
 

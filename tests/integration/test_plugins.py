@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import smtplib
+import sys
 import threading
 import time
 import unittest
@@ -197,6 +198,16 @@ class SmtpHooks(PluginCase):
         hold = [e for e in events if e["type"] == "plugin" and e["answer"] == "hold"][0]
         self.assertEqual(hold["text"], "held by probe")
 
+    def test_kv_counts_across_sessions(self):
+        codes = []
+        for _ in range(3):
+            s = self.smtp()
+            s.ehlo("client.example.org")
+            s.mail("a@example.org")
+            codes.append(s.rcpt("kv@example.jp"))
+        self.assertEqual([c for c, _ in codes], [250, 250, 451], codes)
+        self.assertEqual(codes[2][1], b"4.7.1 seen 3 times")
+
     def test_a_header_value_with_a_line_break_is_the_hooks_failure(self):
         out = self.send("a@example.org", ["rcpt@example.jp"], message(subject="badheader"))
         self.assertEqual(out["data"][0], 451, out)
@@ -349,6 +360,32 @@ class HttpIntakes(PluginCase):
         self.assertIn('haineko_plugin_results_total{plugin="probe",hook="mail",result="deny"}', text)
         self.assertIn('haineko_plugin_probe_counted_total{kind="rcpt"}', text)
         self.assertIn("haineko_plugin_hook_seconds_bucket", text)
+
+
+class SharedKv(HainekoTestCase):
+    """haineko.kv on one PostgreSQL: what one node counts, the other sees."""
+
+    start_server = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+        import pg_fixture
+        cls.pg_dir, cls.url = pg_fixture.for_test_class(cls)
+        cls.nodes = []
+        for _ in range(2):
+            etc, files = plugin_tree()
+            etc["haineko.cf"]["queue"] = {"store": cls.url}
+            cls.nodes.append(cls.make_server(etc=etc, extra_files=files))
+
+    def test_two_nodes_share_the_counts(self):
+        answers = []
+        for node in (self.nodes[0], self.nodes[1], self.nodes[0]):
+            resp = node.request("POST", "/v1/messages", body=json.dumps(
+                {"from": "a@example.org", "to": ["kv-shared@example.jp"], "subject": "s", "text": "t"}))
+            answers.append(resp.status)
+        self.assertEqual(answers, [202, 202, 503], "the third message is the key's third count, on either node")
 
 
 class Bundled(HainekoTestCase):

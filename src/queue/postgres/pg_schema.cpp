@@ -11,7 +11,7 @@ namespace {
 // 1: the first shared queue (the SQLite queue's schema 3, with leases). 2: the bodies of
 // new messages in a table of their own, so that a status update copies a small row (an
 // older message keeps its own in messages.body, which new ones leave empty).
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;  // 3: kv, the plugins' key-value store
 
 // Any number that no other program takes as its advisory lock on the same database.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7243915583)";
@@ -103,6 +103,12 @@ CREATE OR REPLACE VIEW pending_counts AS
 CREATE TABLE IF NOT EXISTS cursors(
   name TEXT PRIMARY KEY,
   seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS kv(
+  key BYTEA PRIMARY KEY,
+  value BYTEA,
+  number BIGINT,
+  expires_at BIGINT);
+CREATE INDEX IF NOT EXISTS kv_expiry ON kv(expires_at) WHERE expires_at IS NOT NULL;
 )sql";
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "queue/sql/committer.hpp"
 #include "queue/sql/delivery_calls.hpp"
+#include "queue/sql/kv_calls.hpp"
 #include "queue/sql/message_calls.hpp"
 #include "queue/sql/webhook_calls.hpp"
 #include "queue/store.hpp"
@@ -102,6 +103,38 @@ public:
             return r;
         };
         co_return co_await writes().run<ActResult>(std::move(call));
+    }
+
+    boost::asio::awaitable<std::optional<std::string>> kv_get(std::string key, Millis now) override {
+        auto call = [k = std::move(key), now](Db& db) { return sql::kv_get(db, k, now); };
+        co_return co_await reader_.run<std::optional<std::string>>(std::move(call));
+    }
+
+    boost::asio::awaitable<void> kv_set(std::string key, std::string value, std::optional<Millis> expires_at) override {
+        auto call = [k = std::move(key), v = std::move(value), expires_at](Db& db) {
+            sql::kv_set(db, k, v, expires_at);
+            return true;
+        };
+        co_await writes().run<bool>(std::move(call));
+    }
+
+    boost::asio::awaitable<std::int64_t> kv_incr(std::string key, std::int64_t by, std::optional<Millis> expires_at,
+                                                 Millis now) override {
+        auto call = [k = std::move(key), by, expires_at, now](Db& db) { return sql::kv_incr(db, k, by, expires_at, now); };
+        co_return co_await writes().run<std::int64_t>(std::move(call));
+    }
+
+    boost::asio::awaitable<void> kv_del(std::string key) override {
+        auto call = [k = std::move(key)](Db& db) {
+            sql::kv_del(db, k);
+            return true;
+        };
+        co_await writes().run<bool>(std::move(call));
+    }
+
+    boost::asio::awaitable<std::int64_t> kv_expire(Millis now) override {
+        auto call = [now](Db& db) { return sql::kv_expire(db, now); };
+        co_return co_await writes().run<std::int64_t>(std::move(call));
     }
 
     boost::asio::awaitable<QueueCounts> counts() override {

@@ -12,8 +12,8 @@ namespace {
 // 1: the first queue. 2: pending_counts and its triggers, and the route index. 3: the
 // DSN parameters of a message (RET, ENVID) and of each recipient (NOTIFY, ORCPT). 4: the
 // bodies of new messages in a table of their own (an older message keeps its own in
-// messages.body, which new ones leave empty).
-constexpr int kSchemaVersion = 4;
+// messages.body, which new ones leave empty). 5: kv, the plugins' key-value store.
+constexpr int kSchemaVersion = 5;
 
 // Recipients are ordered as given (position); the due index holds only what the
 // scheduler may claim, so a deep queue of held or finished mail costs it nothing.
@@ -125,6 +125,12 @@ END;
 CREATE TABLE IF NOT EXISTS cursors(
   name TEXT PRIMARY KEY,
   seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv(
+  key BLOB PRIMARY KEY,
+  value BLOB,
+  number INTEGER,
+  expires_at INTEGER) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kv_expiry ON kv(expires_at) WHERE expires_at IS NOT NULL;
 )sql";
 
 int user_version(Db& db) {

@@ -39,6 +39,14 @@ function P.hook_rcpt(conn, txn, rcpt)
   end
   local nap = a:match("^nap(%d+)@")
   if nap then haineko.sleep(tonumber(nap)) end
+  if a:match("^kv@") or a:match("^kv%-") then
+    local n = haineko.kv.incr("probe:" .. a, 1, 60)
+    haineko.kv.set("probe:last", "n=" .. n)
+    if haineko.kv.get("probe:last") ~= "n=" .. n then error("kv.get does not see kv.set") end
+    haineko.kv.del("probe:last")
+    if haineko.kv.get("probe:last") ~= nil then error("kv.del did not delete") end
+    if n > 2 then return haineko.DENYSOFT, "seen " .. n .. " times" end
+  end
   if a:match("^count@") then haineko.metrics.incr("probe_counted", { kind = "rcpt" }) end
 end
 
