@@ -138,6 +138,8 @@ void push_api(lua_State* L) {
     set_functions(L, "metrics", {{"incr", metrics_incr}});
     push_kv_api(L);
     lua_setfield(L, -2, "kv");
+    push_dns_api(L);
+    lua_setfield(L, -2, "dns");
 }
 
 }  // namespace haineko::plugin

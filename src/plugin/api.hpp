@@ -10,5 +10,6 @@ void push_api(lua_State* L);
 
 // The sub-tables, each in a file of its own: haineko.kv (api_kv.cpp).
 void push_kv_api(lua_State* L);
+void push_dns_api(lua_State* L);  // haineko.dns (api_dns.cpp)
 
 }  // namespace haineko::plugin

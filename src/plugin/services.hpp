@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace haineko::plugin {
 
@@ -23,8 +24,23 @@ public:
     virtual boost::asio::awaitable<void> del(std::string key) = 0;
 };
 
+// haineko.dns.query: the records of one type, as text.
+struct DnsAnswer {
+    std::vector<std::string> records;
+    int ttl = 0;
+    std::string error;  // "" when found; else nxdomain, nodata, timeout or servfail
+};
+
+class Dns {
+public:
+    virtual ~Dns() = default;
+    // type: A, AAAA, MX, TXT or PTR. A cancelled wait answers at once.
+    virtual boost::asio::awaitable<DnsAnswer> query(std::string name, std::string type) = 0;
+};
+
 struct Services {
-    Kv* kv = nullptr;  // null: haineko.kv answers an error (no queue)
+    Kv* kv = nullptr;    // null: haineko.kv answers an error (no queue)
+    Dns* dns = nullptr;  // the loop's resolver (the MX mailer's)
 };
 
 }  // namespace haineko::plugin

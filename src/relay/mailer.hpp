@@ -76,6 +76,8 @@ public:
     Mailer* find(const std::string& name);
     // The loop's pooled HTTP(S) client (webhooks use it too).
     https::Client& web() { return *web_; }
+    // The loop's resolver (the plugins' haineko.dns uses it too).
+    dns::Resolver& resolver() { return *resolver_; }
     // After a reload: new dns_servers. (The TLS contexts are reloaded for all loops.)
     void reconfigure(const Config& config);
     // When the server stops: retry sleeps end now, idle relay connections close now,

@@ -1,6 +1,7 @@
 #include "runtime/runtime.hpp"
 
 #include "plugin/host.hpp"
+#include "runtime/plugin_dns.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -115,6 +116,8 @@ struct Runtime::Impl {
             loop->index = static_cast<std::size_t>(i);
             loop->mailers = std::make_unique<MailerSet>(loop->ctx.get_executor(), static_cast<std::size_t>(threads),
                                                         *config.get(), tls);
+            loop->plugin_dns = make_plugin_dns(loop->mailers->resolver());
+            loop->plugin_services.dns = loop->plugin_dns.get();
             loops.push_back(std::move(loop));
             per_loop.push_back(std::make_unique<std::atomic<std::size_t>>(0));
             idle_guards.emplace_back(asio::make_work_guard(loops.back()->ctx));

@@ -35,6 +35,7 @@ struct Loop {
     std::shared_ptr<plugin::Host> plugins;
     std::shared_ptr<const Config> plugins_config;
     plugin::Services plugin_services;  // set by the services that back the API (the queue: kv)
+    std::unique_ptr<plugin::Dns> plugin_dns;  // haineko.dns on this loop's resolver
     std::uint64_t sessions = 0;  // sessions begun on this loop, for their ids
 };
 

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import smtplib
+import socket
 import sys
 import threading
 import time
@@ -28,15 +29,16 @@ def probe_source():
         return f.read()
 
 
-def plugin_tree(extra_etc=None, plugins="probe\n", settings=None, memory_mb=None, extra_files=None):
-    """etc and extra_files for a server with the probe plugin."""
+def plugin_tree(extra_etc=None, plugins="probe\n", settings=None, memory_mb=None, extra_files=None,
+                settings_for="probe"):
+    """etc and extra_files for a server with the probe plugin (settings: settings_for's)."""
     conf = {"smtpd": {"hostname": HOSTNAME}, "smtp": {"greet_pause": 0}}
     if memory_mb:
         conf["plugins"] = {"memory_mb": memory_mb}
     etc = {"haineko.cf": conf, "plugins": plugins}
     etc.update(extra_etc or {})
     files = {"plugins/probe.lua": probe_source(),
-             "etc/plugins.d/probe.yaml": settings or {"timeout": 2, "max_instructions": 3000000}}
+             "etc/plugins.d/%s.yaml" % settings_for: settings or {"timeout": 2, "max_instructions": 3000000}}
     files.update(extra_files or {})
     return etc, files
 
@@ -360,6 +362,55 @@ class HttpIntakes(PluginCase):
         self.assertIn('haineko_plugin_results_total{plugin="probe",hook="mail",result="deny"}', text)
         self.assertIn('haineko_plugin_probe_counted_total{kind="rcpt"}', text)
         self.assertIn("haineko_plugin_hook_seconds_bucket", text)
+
+
+class Dns(PluginCase):
+    """haineko.dns.query against dnsmasq (A, MX, TXT, PTR, NXDOMAIN), and a server that
+    never answers, cut off by the hook's timeout."""
+
+    @classmethod
+    def setUpClass(cls):
+        HainekoTestCase.setUpClass.__func__(cls)
+        from peers import Dnsmasq
+        cls.dns = cls.class_peer(Dnsmasq(["--address=/host.test/192.0.2.7", "--mx-host=mail.test,mx1.mail.test,10",
+                                          "--txt-record=txt.test,v=spf1 -all",
+                                          "--ptr-record=9.0.0.127.in-addr.arpa,ptr.test"]))
+        with open(os.path.join(HERE, "plugins", "dnsprobe.lua")) as f:
+            source = f.read()
+        etc, files = plugin_tree(plugins="dnsprobe\n", extra_files={"plugins/dnsprobe.lua": source},
+                                 settings={"timeout": 1}, settings_for="dnsprobe")
+        etc["haineko.cf"]["smtpd"]["dns_servers"] = ["127.0.0.1:%d" % cls.dns.port]
+        cls.server = cls.make_server(etc=etc, extra_files=files, smtp_listen=[{"mode": "relay"}])
+        # A second server whose DNS server takes queries and never answers.
+        cls.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        cls.silent.bind(("127.0.0.1", 0))
+        cls.addClassCleanup(cls.silent.close)
+        etc2, files2 = plugin_tree(plugins="dnsprobe\n", extra_files={"plugins/dnsprobe.lua": source},
+                                   settings={"timeout": 1}, settings_for="dnsprobe")
+        etc2["haineko.cf"]["smtpd"]["dns_servers"] = ["127.0.0.1:%d" % cls.silent.getsockname()[1]]
+        cls.slow = cls.make_server(etc=etc2, extra_files=files2, smtp_listen=[{"mode": "relay"}])
+
+    def test_records_of_each_type(self):
+        out = self.send("a@example.org", ["rcpt@example.jp"], message())
+        j, msgs = self.delivered(self.queued_id(out["data"]))
+        m = msgs[0]
+        self.assertEqual(str(m["X-Dns-A"]), "192.0.2.7 ttl=integer")
+        self.assertEqual(str(m["X-Dns-Mx"]), "10 mx1.mail.test ttl=integer")
+        self.assertEqual(str(m["X-Dns-Txt"]), "v=spf1 -all ttl=integer")
+        self.assertEqual(str(m["X-Dns-Ptr"]), "ptr.test ttl=integer")
+        self.assertEqual(str(m["X-Dns-Missing"]), "error=nxdomain")
+
+    def test_a_query_that_never_comes_back_is_cut_off(self):
+        s = smtplib.SMTP("127.0.0.1", self.slow.smtp_port, timeout=20)
+        self.addCleanup(self._quit, s)
+        s.ehlo("client.example.org")
+        s.mail("a@example.org")
+        started = time.monotonic()
+        code, text = s.rcpt("slowdns@example.jp")
+        elapsed = time.monotonic() - started
+        self.assertLess(elapsed, 3.5, "the hook's 1 s timeout did not cut the DNS wait short")
+        self.assertEqual(code, 451, text)
+        self.assertTrue(self.slow.wait_log("timeout"))
 
 
 class SharedKv(HainekoTestCase):

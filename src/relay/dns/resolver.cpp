@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstring>
+#include <optional>
 #include <mutex>
 
 namespace haineko::dns {
@@ -79,6 +81,103 @@ bool Resolver::parse_mx_answer(const unsigned char* abuf, int alen, std::vector<
         p += rdlength;
     }
     std::stable_sort(hosts.begin(), hosts.end(), [](const MxHost& a, const MxHost& b) { return a.preference < b.preference; });
+    return true;
+}
+
+namespace {
+
+// One record's data as text, or nothing for a type we do not read.
+std::optional<std::string> record_text(const unsigned char* abuf, int alen, const unsigned char* p, unsigned type,
+                                       unsigned rdlength) {
+    char* name = nullptr;
+    long len = 0;
+    if (type == ns_t_a && rdlength == 4) {
+        asio::ip::address_v4::bytes_type b;
+        std::memcpy(b.data(), p, 4);
+        return asio::ip::address_v4(b).to_string();
+    }
+    if (type == ns_t_aaaa && rdlength == 16) {
+        asio::ip::address_v6::bytes_type b;
+        std::memcpy(b.data(), p, 16);
+        return asio::ip::address_v6(b).to_string();
+    }
+    if (type == ns_t_txt) {  // its character-strings, joined (RFC 7208 3.3)
+        std::string out;
+        for (unsigned i = 0; i < rdlength;) {
+            const unsigned n = p[i];
+            if (i + 1 + n > rdlength) return std::nullopt;
+            out.append(reinterpret_cast<const char*>(p + i + 1), n);
+            i += 1 + n;
+        }
+        return out;
+    }
+    const bool mx = type == ns_t_mx;
+    if ((mx && rdlength >= 3) || type == ns_t_ptr) {
+        if (ares_expand_name(p + (mx ? 2 : 0), abuf, alen, &name, &len) != ARES_SUCCESS) return std::nullopt;
+        std::string host = lower(name);
+        ares_free_string(name);
+        return mx ? std::to_string(read16(p)) + " " + host : host;
+    }
+    return std::nullopt;
+}
+
+// in-addr.arpa / ip6.arpa for an address; the name itself otherwise.
+std::string reverse_name(const std::string& name) {
+    boost::system::error_code ec;
+    const auto ip = asio::ip::make_address(name, ec);
+    if (ec) return name;
+    static const char* const hex = "0123456789abcdef";
+    std::string out;
+    if (ip.is_v4()) {
+        const auto b = ip.to_v4().to_bytes();
+        for (int i = 3; i >= 0; --i) out += std::to_string(b[static_cast<std::size_t>(i)]) + ".";
+        return out + "in-addr.arpa";
+    }
+    const auto b = ip.to_v6().to_bytes();
+    for (int i = 15; i >= 0; --i) {
+        out += hex[b[static_cast<std::size_t>(i)] & 0xf];
+        out += '.';
+        out += hex[b[static_cast<std::size_t>(i)] >> 4];
+        out += '.';
+    }
+    return out + "ip6.arpa";
+}
+
+}  // namespace
+
+bool Resolver::parse_records(const unsigned char* abuf, int alen, int want, std::vector<std::string>& out, int& min_ttl) {
+    if (alen < 12) return false;
+    const unsigned char* end = abuf + alen;
+    const unsigned qdcount = read16(abuf + 4), ancount = read16(abuf + 6);
+    const unsigned char* p = abuf + 12;
+    min_ttl = 86400;
+    for (unsigned i = 0; i < qdcount; ++i) {
+        char* name = nullptr;
+        long len = 0;
+        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return false;
+        ares_free_string(name);
+        p += len + 4;
+        if (p > end) return false;
+    }
+    for (unsigned i = 0; i < ancount; ++i) {
+        char* name = nullptr;
+        long len = 0;
+        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return false;
+        ares_free_string(name);
+        p += len;
+        if (p + 10 > end) return false;
+        const unsigned type = read16(p), rdlength = read16(p + 8);
+        const unsigned long ttl = read32(p + 4);
+        p += 10;
+        if (p + rdlength > end) return false;
+        if (static_cast<int>(type) == want)
+            if (auto text = record_text(abuf, alen, p, type, rdlength)) {
+                out.push_back(std::move(*text));
+                min_ttl = std::min<int>(min_ttl, static_cast<int>(std::min<unsigned long>(ttl, 86400)));
+            }
+        p += rdlength;
+    }
+    if (out.empty()) min_ttl = 0;
     return true;
 }
 
@@ -329,6 +428,74 @@ asio::awaitable<HostAnswer> Resolver::addresses(const std::string& raw_host) {
     } else {
         answer.status = HostAnswer::failure;
         answer.error = std::string("DNS lookup of ") + host + " failed: " + ares_strerror(pending.status);
+    }
+    co_return answer;
+}
+
+}  // namespace haineko::dns
+
+namespace haineko::dns {
+
+namespace {
+
+// The answer of one query, shared with c-ares' callback: a cancelled wait may leave
+// before the callback comes.
+struct SharedQuery {
+    explicit SharedQuery(asio::any_io_executor ex) : wake(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer wake;
+    bool done = false;
+    int status = ARES_SUCCESS;
+    std::vector<unsigned char> answer;
+};
+
+void on_shared_query(void* arg, int status, int, unsigned char* abuf, int alen) {
+    std::unique_ptr<std::shared_ptr<SharedQuery>> holder(static_cast<std::shared_ptr<SharedQuery>*>(arg));
+    SharedQuery& q = **holder;
+    q.status = status;
+    if (abuf && alen > 0) q.answer.assign(abuf, abuf + alen);
+    q.done = true;
+    q.wake.cancel();
+}
+
+int type_number(const std::string& type) {
+    if (type == "A") return ns_t_a;
+    if (type == "AAAA") return ns_t_aaaa;
+    if (type == "MX") return ns_t_mx;
+    if (type == "TXT") return ns_t_txt;
+    if (type == "PTR") return ns_t_ptr;
+    return -1;
+}
+
+}  // namespace
+
+asio::awaitable<RecordsAnswer> Resolver::records(const std::string& raw_name, const std::string& type) {
+    RecordsAnswer answer;
+    const int number = type_number(type);
+    if (number < 0) co_return answer;
+    const std::string name = number == ns_t_ptr ? reverse_name(lower(raw_name)) : lower(raw_name);
+    auto impl = impl_;  // kept alive for this lookup, even across a reload
+    auto query = std::make_shared<SharedQuery>(impl->executor);
+    ares_query(impl->channel, name.c_str(), ns_c_in, number, &on_shared_query, new std::shared_ptr<SharedQuery>(query));
+    impl->schedule_timeout();
+    while (!query->done) {
+        co_await query->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+        auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+        if (!query->done && cancelled != asio::cancellation_type::none) {
+            answer.status = RecordsAnswer::timeout;
+            co_return answer;
+        }
+    }
+    if (query->status == ARES_SUCCESS) {
+        if (!parse_records(query->answer.data(), static_cast<int>(query->answer.size()), number, answer.records, answer.ttl))
+            answer.status = RecordsAnswer::servfail;
+        else
+            answer.status = answer.records.empty() ? RecordsAnswer::nodata : RecordsAnswer::found;
+    } else if (query->status == ARES_ENOTFOUND) {
+        answer.status = RecordsAnswer::nxdomain;
+    } else if (query->status == ARES_ENODATA) {
+        answer.status = RecordsAnswer::nodata;
+    } else if (query->status == ARES_ETIMEOUT) {
+        answer.status = RecordsAnswer::timeout;
     }
     co_return answer;
 }

@@ -28,6 +28,13 @@ struct HostAnswer {
     std::string error;
 };
 
+// Records of one type, as text (the plugins' haineko.dns.query).
+struct RecordsAnswer {
+    enum Status { found, nxdomain, nodata, timeout, servfail } status = servfail;
+    std::vector<std::string> records;  // an address; "10 mx.example.net"; a TXT's strings joined; a name
+    int ttl = 0;                       // the lowest of the records', seconds
+};
+
 class Resolver {
 public:
     // servers: "IP", "IP:PORT" or "[IPv6]:PORT"; empty: the system's resolv.conf.
@@ -39,6 +46,12 @@ public:
     boost::asio::awaitable<MxAnswer> mx(const std::string& domain);
     // An IP literal comes back as it is; names are looked up in /etc/hosts, then DNS.
     boost::asio::awaitable<HostAnswer> addresses(const std::string& host);
+
+    // type: "A", "AAAA", "MX", "TXT" or "PTR" (for PTR, name may be an IP address). Not
+    // cached. A cancelled wait (a hook's deadline) answers timeout at once.
+    boost::asio::awaitable<RecordsAnswer> records(const std::string& name, const std::string& type);
+    // The records of type out of a DNS answer (for tests and the fuzz target).
+    static bool parse_records(const unsigned char* abuf, int alen, int type, std::vector<std::string>& out, int& min_ttl);
 
     // After a reload: lookups from now on use these servers (and a fresh cache); those
     // in flight finish on the old ones.

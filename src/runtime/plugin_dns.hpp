@@ -1,0 +1,15 @@
+// The plugins' DNS (plugin::Dns) on a loop's resolver.
+#pragma once
+#include <memory>
+
+#include "plugin/services.hpp"
+
+namespace haineko {
+
+namespace dns {
+class Resolver;
+}
+
+std::unique_ptr<plugin::Dns> make_plugin_dns(dns::Resolver& resolver);
+
+}  // namespace haineko
