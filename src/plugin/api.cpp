@@ -140,6 +140,8 @@ void push_api(lua_State* L) {
     lua_setfield(L, -2, "kv");
     push_dns_api(L);
     lua_setfield(L, -2, "dns");
+    push_http_api(L);
+    lua_setfield(L, -2, "http");
 }
 
 }  // namespace haineko::plugin

@@ -11,5 +11,6 @@ void push_api(lua_State* L);
 // The sub-tables, each in a file of its own: haineko.kv (api_kv.cpp).
 void push_kv_api(lua_State* L);
 void push_dns_api(lua_State* L);  // haineko.dns (api_dns.cpp)
+void push_http_api(lua_State* L);  // haineko.http (api_http.cpp)
 
 }  // namespace haineko::plugin

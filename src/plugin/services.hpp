@@ -38,9 +38,32 @@ public:
     virtual boost::asio::awaitable<DnsAnswer> query(std::string name, std::string type) = 0;
 };
 
+// haineko.http.request: one HTTP(S) exchange; https verifies the certificate.
+struct HttpCall {
+    std::string method = "GET";
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    int timeout = 10;  // seconds
+};
+
+struct HttpAnswer {
+    int status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    std::string error;  // "" when answered
+};
+
+class Http {
+public:
+    virtual ~Http() = default;
+    virtual boost::asio::awaitable<HttpAnswer> request(HttpCall call) = 0;
+};
+
 struct Services {
     Kv* kv = nullptr;    // null: haineko.kv answers an error (no queue)
     Dns* dns = nullptr;  // the loop's resolver (the MX mailer's)
+    Http* http = nullptr;  // the loop's HTTPS client (the clouds')
 };
 
 }  // namespace haineko::plugin

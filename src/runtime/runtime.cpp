@@ -118,6 +118,8 @@ struct Runtime::Impl {
                                                         *config.get(), tls);
             loop->plugin_dns = make_plugin_dns(loop->mailers->resolver());
             loop->plugin_services.dns = loop->plugin_dns.get();
+            loop->plugin_http = make_plugin_http(loop->mailers->web());
+            loop->plugin_services.http = loop->plugin_http.get();
             loops.push_back(std::move(loop));
             per_loop.push_back(std::make_unique<std::atomic<std::size_t>>(0));
             idle_guards.emplace_back(asio::make_work_guard(loops.back()->ctx));

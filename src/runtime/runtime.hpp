@@ -36,6 +36,7 @@ struct Loop {
     std::shared_ptr<const Config> plugins_config;
     plugin::Services plugin_services;  // set by the services that back the API (the queue: kv)
     std::unique_ptr<plugin::Dns> plugin_dns;  // haineko.dns on this loop's resolver
+    std::unique_ptr<plugin::Http> plugin_http;  // haineko.http on this loop's HTTPS client
     std::uint64_t sessions = 0;  // sessions begun on this loop, for their ids
 };
 

@@ -413,6 +413,65 @@ class Dns(PluginCase):
         self.assertTrue(self.slow.wait_log("timeout"))
 
 
+HTTP_PLUGIN = """
+local P = {}
+function P.hook_rcpt(conn, txn, rcpt)
+  local r, err = haineko.http.request{method = "POST", url = P.config.url .. "/check",
+                                      headers = {["X-Rcpt"] = rcpt.address}, body = rcpt.address, timeout = 5}
+  if not r then return haineko.DENYSOFT, "http: " .. err end
+  if r.status ~= 200 then return haineko.DENY, "status " .. r.status end
+  if r.body == "deny" then return haineko.DENY, "by http: " .. tostring(r.headers["x-reason"]) end
+end
+return P
+"""
+
+
+class HttpApi(HainekoTestCase):
+    """haineko.http.request against a real HTTP server on loopback."""
+
+    start_server = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        import http.server
+        seen = cls.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                seen.append((self.path, self.headers.get("X-Rcpt"), body))
+                status, text = (404, "") if body.startswith("missing@") else (200, "deny" if body.startswith("no@") else "ok")
+                self.send_response(status)
+                self.send_header("X-Reason", "listed")
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            def log_message(self, *args):
+                pass
+
+        cls.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=cls.httpd.serve_forever, daemon=True).start()
+        cls.addClassCleanup(cls.httpd.shutdown)
+        url = "http://127.0.0.1:%d" % cls.httpd.server_address[1]
+        etc, files = plugin_tree(plugins="webcheck\n", extra_files={"plugins/webcheck.lua": HTTP_PLUGIN},
+                                 settings={"url": url}, settings_for="webcheck")
+        cls.server = cls.make_server(etc=etc, extra_files=files)
+
+    def post(self, rcpt):
+        return self.server.request("POST", "/v1/messages", body=json.dumps(
+            {"from": "a@example.org", "to": [rcpt], "subject": "s", "text": "t"}))
+
+    def test_answers_follow_the_http_server(self):
+        self.assertEqual(self.post("yes@example.jp").status, 202)
+        resp = self.post("no@example.jp")
+        self.assertEqual((resp.status, resp.json["error"]["message"]), (422, "by http: listed"), resp)
+        resp = self.post("missing@example.jp")
+        self.assertEqual((resp.status, resp.json["error"]["message"]), (422, "status 404"), resp)
+        self.assertIn(("/check", "no@example.jp", "no@example.jp"), self.seen)
+
+
 class SharedKv(HainekoTestCase):
     """haineko.kv on one PostgreSQL: what one node counts, the other sees."""
 
