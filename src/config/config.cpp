@@ -45,6 +45,8 @@ void warn_if_readable_by_others(Config& config, const std::string& path) {
         config.warnings.push_back(path + " holds secrets but its mode lets others read it; chmod 600 it");
 }
 
+}  // namespace
+
 Route parse_route(const std::string& file, const std::string& key, const YAML::Node& node, const Options& options) {
     if (!node.IsMap()) throw ConfigError(file, line_of(node), "entry '" + key + "' must be a mapping");
     Reader r(file, node);
@@ -80,6 +82,14 @@ Route parse_route(const std::string& file, const std::string& key, const YAML::N
     route.entry = yaml_to_json(node).as_object();
     return route;
 }
+
+Route route_from_json(const boost::json::object& entry, const std::string& name, const Options& options) {
+    auto doc = load_yaml_text(boost::json::serialize(entry), name);
+    if (!doc) throw ConfigError(name, 1, "a route is a mapping of mailertable's keys");
+    return parse_route(name, name, *doc, options);
+}
+
+namespace {
 
 std::map<std::string, Route> load_routes(const std::string& path, const Options& options, TableFile& table) {
     std::map<std::string, Route> routes;

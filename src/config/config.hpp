@@ -221,6 +221,10 @@ struct Config {
 // all runs on built-in defaults.
 std::shared_ptr<const Config> load_config(const Options& options);
 
+// A route from mailertable's keys (a plugin's get_route table); throws ConfigError for a
+// wrong value, naming name.
+Route route_from_json(const boost::json::object& entry, const std::string& name, const Options& options);
+
 // Options from the environment: HAINEKO_ROOT, HAINEKO_CONF, HAINEKO_AUTH, HAINEKO_DEBUG.
 Options options_from_environment();
 

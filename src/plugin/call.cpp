@@ -128,7 +128,18 @@ int wait_then(lua_State* L, std::function<asio::awaitable<void>(CallState&)> wai
     return lua_yieldk(L, 0, 0, &resumed);
 }
 
-asio::awaitable<Result> call_hook(LuaState& state, int fn_ref, CallState& call, const PushArgs& args) {
+Result read_value(lua_State* co, int returned, CallState& c, const ValueReader& values) {
+    Result r;
+    r.hook = c.hook;
+    r.plugin = c.plugin;
+    if (returned == 0) lua_pushnil(co);
+    const int index = returned == 0 ? lua_gettop(co) : lua_gettop(co) - returned + 1;
+    if (values(co, index, c.plugin)) r.answer = Answer::ok;
+    return r;
+}
+
+asio::awaitable<Result> call_hook(LuaState& state, int fn_ref, CallState& call, const PushArgs& args,
+                                  const ValueReader* values) {
     using namespace asio::experimental::awaitable_operators;
     lua_State* L = state.get();
     Thread thread(L);
@@ -143,7 +154,7 @@ asio::awaitable<Result> call_hook(LuaState& state, int fn_ref, CallState& call, 
             LuaState::Strict strict(state);
             status = lua_resume(co, L, nargs, &returned);
         }
-        if (status == LUA_OK) co_return read_answer(co, returned, call);
+        if (status == LUA_OK) co_return values ? read_value(co, returned, call, *values) : read_answer(co, returned, call);
         if (status != LUA_YIELD) co_return failed(L, co, status, call);
         lua_pop(co, returned);
         nargs = 0;

@@ -33,9 +33,16 @@ struct CallState {
 // Pushes a call's arguments onto the thread; returns how many.
 using PushArgs = std::function<int(lua_State*)>;
 
+// A hook that returns a value rather than an answer (get_route): called with the thread
+// and the index of the first value returned (nil when none) and the plugin's name; true
+// when the value decides (the later plugins are not asked).
+using ValueReader = std::function<bool(lua_State*, int, const std::string&)>;
+
 // Runs the function in registry slot fn_ref with the arguments: the answer it returned,
-// or (failure set) why it failed. Never throws for anything the plugin did.
-boost::asio::awaitable<Result> call_hook(LuaState& state, int fn_ref, CallState& call, const PushArgs& args);
+// or (failure set) why it failed. Never throws for anything the plugin did. With values,
+// what it returned goes there instead (answer ok when it decided, else cont).
+boost::asio::awaitable<Result> call_hook(LuaState& state, int fn_ref, CallState& call, const PushArgs& args,
+                                         const ValueReader* values = nullptr);
 
 // The same without an event loop, for a plugin's chunk and register(): a wait is an error.
 // Returns the values the function returned on the stack of L (count in *returned).

@@ -218,6 +218,39 @@ void Host::load_one(const PluginFile& file) {
     plugins_.push_back(std::move(loaded));
 }
 
+CallState Host::call_for(const Loaded& p, Hook h, const std::string& queue_id) {
+    CallState call;
+    call.plugin = p.file.name;
+    call.queue_id = queue_id;
+    call.hook = h;
+    call.budget = p.file.max_instructions;
+    call.deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(p.file.timeout));
+    call.host = this;
+    return call;
+}
+
+asio::awaitable<void> Host::run_value(Hook h, const std::string& queue_id, const PushArgs& args, const ValueReader& values) {
+    const int index = static_cast<int>(h);
+    for (const Loaded& p : plugins_) {
+        if (p.hooks[index] == LUA_NOREF) continue;
+        CallState call = call_for(p, h, queue_id);
+        const auto started = std::chrono::steady_clock::now();
+        const Result r = co_await call_hook(state_, p.hooks[index], call, args, &values);
+        PluginMetrics& metrics = PluginMetrics::get();
+        metrics.seconds(p.file.name, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        if (!r.failure.empty()) {
+            spdlog::error("plugin={} hook={}{} failed: {}", p.file.name, hook_name(h),
+                          queue_id.empty() ? "" : " queueid=" + queue_id, r.failure);
+            metrics.error(p.file.name, hook_name(h));
+            lua_gc(state_.get(), LUA_GCCOLLECT);
+            continue;
+        }
+        metrics.result(p.file.name, hook_name(h), answer_name(r.answer));
+        if (r.answer == Answer::ok) co_return;
+    }
+}
+
 asio::awaitable<Result> Host::run(Hook h, const std::string& queue_id, const PushArgs& args,
                                   const std::function<void(const std::string&)>* after) {
     const int index = static_cast<int>(h);

@@ -49,6 +49,12 @@ public:
     boost::asio::awaitable<Result> run(Hook h, const std::string& queue_id, const PushArgs& args,
                                        const std::function<void(const std::string&)>* after = nullptr);
 
+    // A hook whose plugins return values (get_route) or nothing that counts (delivered,
+    // deferred, bounce): each plugin's return goes to values until it decides. Failures
+    // are logged and counted; they decide nothing.
+    boost::asio::awaitable<void> run_value(Hook h, const std::string& queue_id, const PushArgs& args,
+                                           const ValueReader& values);
+
     LuaState& state() { return state_; }
     // A function of the prelude (plugin/prelude.lua), pushed onto L.
     void push_helper(lua_State* L, const char* name);
@@ -61,6 +67,7 @@ public:
     const Services& services() const { return services_; }
 
 private:
+    CallState call_for(const Loaded& p, Hook h, const std::string& queue_id);
     void open_prelude();
     void load_one(const PluginFile& file);
 

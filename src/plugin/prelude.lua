@@ -152,6 +152,20 @@ local function header_text(h)
   return concat(out)
 end
 
+-- msg, for the delivery hooks: read-only (its header has get and get_all only).
+local ReadOnlyHeader = { get = Header.get, get_all = Header.get_all }
+ReadOnlyHeader.__index = ReadOnlyHeader
+
+function H.msg(id, mail_from, fields, attempts, mailer, host, port)
+  return {
+    id = id, mail_from = mail_from, attempts = attempts,
+    header = setmetatable({ fields = fields }, ReadOnlyHeader),
+    route = { mailer = mailer, host = host, port = port },
+  }
+end
+
+function H.reply(code, dsn, text, host) return { code = code, dsn = dsn, text = text, host = host } end
+
 -- the transaction ------------------------------------------------------------------------
 
 local Txn = {}

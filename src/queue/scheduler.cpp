@@ -11,6 +11,8 @@
 #include "message/dsn.hpp"
 #include "queue/disposition.hpp"
 #include "relay/dispatch.hpp"
+#include "plugin/delivery.hpp"
+#include "plugin/host.hpp"
 #include "relay/route_choice.hpp"
 
 namespace haineko::queue {
@@ -63,12 +65,13 @@ struct RouteGroup {
     std::vector<std::size_t> members;  // indexes into the due list
 };
 
+// chosen: each recipient's route where a plugin chose it (null: the tables decide).
 std::vector<RouteGroup> group_by_route(const Config& config, const std::string& mail,
-                                       const std::vector<DueRecipient>& due) {
+                                       const std::vector<DueRecipient>& due, const std::vector<const Route*>& chosen) {
     std::vector<RouteGroup> groups;
     std::map<std::pair<const Route*, std::string>, std::size_t> index;
     for (std::size_t i = 0; i < due.size(); ++i) {
-        const Route& route = choose_route(config, mail, due[i].rcpt);
+        const Route& route = i < chosen.size() && chosen[i] ? *chosen[i] : choose_route(config, mail, due[i].rcpt);
         const std::string domain = route.mailer == "MX" ? to_lower(domain_of(due[i].rcpt)) : std::string();
         auto [it, added] = index.try_emplace({&route, domain}, groups.size());
         if (added) groups.push_back({&route, {}});
@@ -107,8 +110,9 @@ Millis now_millis() {
 }
 
 Scheduler::Scheduler(asio::any_io_executor executor, Store& store, ConfigHolder& config, MailerSet& mailers,
-                     std::size_t capacity, LoopMetrics& metrics)
+                     std::size_t capacity, LoopMetrics& metrics, PluginsNow plugins)
     : executor_(executor), store_(store), config_(config), mailers_(mailers), metrics_(metrics),
+      plugins_(std::move(plugins)),
       capacity_(std::max<std::size_t>(capacity, 1)),
       timer_(executor), random_(std::random_device{}()) {}
 
@@ -186,6 +190,7 @@ asio::awaitable<void> Scheduler::attempt(std::vector<DueRecipient> due) {
             std::vector<Bounce> bounces = bounces_for(*message, due.front().message, outcomes, *config, now);
             const bool reports_queued = !bounces.empty();
             auto tally = tally_of(outcomes);
+            const std::vector<Outcome> kept = outcomes;  // for the delivery hooks, once committed
             co_await settle_until_kept(std::move(outcomes), std::move(bounces), now, due.front().id);
             // Counted once kept: a delivery the store never recorded is not reported.
             for (const auto& [mailer, status] : tally) {
@@ -194,6 +199,7 @@ asio::awaitable<void> Scheduler::attempt(std::vector<DueRecipient> due) {
                     metrics_.delivery_latency.observe(static_cast<double>(now - due.front().created_at) / 1000.0);
             }
             if (reports_queued) wake();
+            if (auto host = plugins_ ? plugins_() : nullptr) co_await tell_plugins(*host, *message, due, kept);
         }
     } catch (const std::exception& e) {
         // The recipients stay in flight in the store until the next start makes them due.
@@ -230,7 +236,10 @@ asio::awaitable<std::vector<Outcome>> Scheduler::deliver(const NewMessage& messa
     const BuiltMessage built = built_from_bytes(without_angles(message.message_id), message.body);
     const Submission submission = submission_of(message);
     std::vector<Outcome> outcomes;
-    for (const auto& group : group_by_route(config, message.mail, due)) {
+    std::deque<Route> own;  // routes the plugins made; the groups point into it
+    const auto host = plugins_ ? plugins_() : nullptr;
+    const std::vector<const Route*> chosen = co_await plugin_routes(host.get(), message, due, config, own);
+    for (const auto& group : group_by_route(config, message.mail, due, chosen)) {
         const Route& route = *group.route;
         std::vector<std::string> rcpts;
         for (auto i : group.members) rcpts.push_back(due[i].rcpt);
@@ -256,6 +265,57 @@ asio::awaitable<std::vector<Outcome>> Scheduler::deliver(const NewMessage& messa
         }
     }
     co_return outcomes;
+}
+
+asio::awaitable<std::vector<const Route*>> Scheduler::plugin_routes(plugin::Host* host, const NewMessage& message,
+                                                                     const std::vector<DueRecipient>& due,
+                                                                     const Config& config, std::deque<Route>& own) {
+    std::vector<const Route*> chosen(due.size(), nullptr);
+    if (!host || !host->any(plugin::Hook::get_route)) co_return chosen;
+    for (std::size_t i = 0; i < due.size(); ++i) {
+        const Route& tables = choose_route(config, message.mail, due[i].rcpt);
+        plugin::MsgFacts facts{message.id, message.mail, &message.body, due[i].attempts + 1, tables.mailer,
+                               tables.mailer == "MX" ? domain_of(due[i].rcpt) : tables.host, tables.port};
+        const plugin::RouteChoice c = co_await plugin::choose_route_by_plugins(*host, facts, due[i].rcpt);
+        if (c.kind == plugin::RouteChoice::Kind::named) {
+            auto it = config.mailertable.find(c.name);
+            if (it != config.mailertable.end()) chosen[i] = &it->second;
+            else spdlog::error("plugin={} hook=get_route queueid={} named '{}', which mailertable does not have: the "
+                               "route stays", c.plugin, message.id, loggable(c.name));
+        } else if (c.kind == plugin::RouteChoice::Kind::table) {
+            try {
+                own.push_back(route_from_json(c.table, "plugin " + c.plugin + " (get_route)", config.options));
+                chosen[i] = &own.back();
+            } catch (const std::exception& e) {
+                spdlog::error("plugin={} hook=get_route queueid={}: {}: the route stays", c.plugin, message.id, e.what());
+            }
+        }
+    }
+    co_return chosen;
+}
+
+asio::awaitable<void> Scheduler::tell_plugins(plugin::Host& host, const NewMessage& message,
+                                              const std::vector<DueRecipient>& due, const std::vector<Outcome>& outcomes) {
+    for (const auto& o : outcomes) {
+        const plugin::Hook hook = o.status == RcptStatus::delivered ? plugin::Hook::delivered
+                                  : o.status == RcptStatus::bounced ? plugin::Hook::bounce
+                                                                    : plugin::Hook::deferred;
+        if (!host.any(hook)) continue;
+        int attempts = 1;
+        for (const auto& d : due)
+            if (d.position == o.position) attempts = d.attempts + 1;
+        plugin::MsgFacts facts{message.id, message.mail, &message.body, attempts,
+                               o.route ? o.route->mailer : std::string(), o.route ? o.route->host : std::string(),
+                               o.route ? o.route->port : 0};
+        plugin::DeliveryReply reply;
+        if (o.reply) {
+            reply.code = std::atoi(o.reply->code.c_str());
+            reply.dsn = o.reply->dsn;
+            for (const auto& line : o.reply->message) reply.text += (reply.text.empty() ? "" : " ") + line;
+            reply.host = o.reply->host;
+        }
+        co_await plugin::tell_outcome(host, hook, facts, o.rcpt, reply);
+    }
 }
 
 std::vector<Bounce> Scheduler::bounces_for(const NewMessage& message, std::int64_t key,

@@ -10,6 +10,9 @@
 // disposition step, bounces become delivery status notifications, and everything is
 // settled in one store call.
 #pragma once
+#include <deque>
+#include <functional>
+#include <memory>
 #include <boost/asio.hpp>
 
 #include <memory>
@@ -23,6 +26,9 @@
 
 namespace haineko {
 class MailerSet;
+namespace plugin {
+class Host;
+}
 }
 
 namespace haineko::queue {
@@ -31,8 +37,11 @@ class Scheduler {
 public:
     // capacity: attempts in flight at once on this loop.
     // metrics: the loop's own counters, where settled attempts are counted.
+    // plugins: the loop's plugin host for the configuration in force (null: none), for the
+    // delivery hooks.
+    using PluginsNow = std::function<std::shared_ptr<plugin::Host>()>;
     Scheduler(boost::asio::any_io_executor executor, Store& store, ConfigHolder& config, MailerSet& mailers,
-              std::size_t capacity, LoopMetrics& metrics);
+              std::size_t capacity, LoopMetrics& metrics, PluginsNow plugins = {});
 
     void start();  // on the loop
     void wake();   // from any thread: look for due work now
@@ -45,6 +54,12 @@ private:
     boost::asio::awaitable<void> attempt(std::vector<DueRecipient> due);
     boost::asio::awaitable<std::vector<Outcome>> deliver(const NewMessage& message, const std::vector<DueRecipient>& due,
                                                          const Config& config);
+    // Each recipient's route: the plugins' get_route, else the tables (null: the tables').
+    boost::asio::awaitable<std::vector<const Route*>> plugin_routes(plugin::Host* host, const NewMessage& message,
+                                                                    const std::vector<DueRecipient>& due,
+                                                                    const Config& config, std::deque<Route>& own);
+    boost::asio::awaitable<void> tell_plugins(plugin::Host& host, const NewMessage& message,
+                                              const std::vector<DueRecipient>& due, const std::vector<Outcome>& outcomes);
     boost::asio::awaitable<void> settle_until_kept(std::vector<Outcome> outcomes, std::vector<Bounce> bounces, Millis now,
                                                    const std::string& id);
     std::vector<Bounce> bounces_for(const NewMessage& message, std::int64_t key, const std::vector<Outcome>& outcomes,
@@ -55,6 +70,7 @@ private:
     ConfigHolder& config_;
     MailerSet& mailers_;
     LoopMetrics& metrics_;
+    PluginsNow plugins_;
     std::size_t capacity_;
     std::size_t room() const;  // recipients this loop may claim now
 

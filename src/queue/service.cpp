@@ -23,8 +23,10 @@ QueueService::QueueService(Runtime& runtime, const Config& config) : store_(open
     auto& loops = runtime.loops();
     const std::size_t share = (static_cast<std::size_t>(config.queue.max_concurrency) + loops.size() - 1) / loops.size();
     for (auto& loop : loops) {
+        // The delivery hooks run in the loop's plugin host for the configuration in force.
+        Scheduler::PluginsNow plugins = [&runtime, l = loop.get()] { return plugins_for(*l, runtime.config().get()); };
         auto scheduler = std::make_unique<Scheduler>(loop->ctx.get_executor(), *store_, runtime.config(), *loop->mailers,
-                                                     share, loop->metrics);
+                                                     share, loop->metrics, std::move(plugins));
         Scheduler* s = scheduler.get();
         boost::asio::post(loop->ctx, [s] { s->start(); });
         loop->on_stop.push_back([s] { s->stop(); });

@@ -472,6 +472,66 @@ class HttpApi(HainekoTestCase):
         self.assertIn(("/check", "no@example.jp", "no@example.jp"), self.seen)
 
 
+class DeliveryHooks(HainekoTestCase):
+    """get_route sends a recipient elsewhere (a mailertable name, a table, a header's
+    value); delivered and bounce see the outcome once it is committed."""
+
+    start_server = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        with open(os.path.join(HERE, "plugins", "router.lua")) as f:
+            source = f.read()
+        etc, files = plugin_tree(plugins="router\n", extra_files={"plugins/router.lua": source},
+                                 settings={"timeout": 5}, settings_for="router")
+        etc["mailertable"] = {"default": {"mailer": "File", "path": "outbox"},
+                              "elsewhere": {"mailer": "File", "path": "outbox-named"}}
+        etc["haineko.cf"]["queue"] = {"bounce": 0}
+        for d in ("outbox-named", "outbox-table", "outbox-blue"):
+            files[d + "/.keep"] = ""
+        cls.server = cls.make_server(etc=etc, extra_files=files)
+
+    def post(self, rcpts, **kw):
+        body = {"from": "a@example.org", "to": rcpts, "subject": "s", "text": "t"}
+        body.update(kw)
+        resp = self.server.request("POST", "/v1/messages", body=json.dumps(body))
+        self.assertEqual(resp.status, 202, resp)
+        return resp.json["id"]
+
+    def files_in(self, folder):
+        import glob
+        return glob.glob(os.path.join(self.server.root, folder, "*.eml"))
+
+    def test_get_route_by_name_table_and_header(self):
+        self.post(["named@example.jp", "table@example.jp", "plain@example.jp"])
+        self.assertTrue(wait_for(lambda: self.files_in("outbox-named") and self.files_in("outbox-table"), 10),
+                        self.server.stderr_text()[-2000:])
+        self.assertTrue(wait_for(lambda: any("plain@example.jp" in p for p in self.files_in("outbox")), 10))
+        self.post(["tenant@example.jp"], headers={"X-Tenant": "blue"})
+        self.assertTrue(wait_for(lambda: self.files_in("outbox-blue"), 10))
+
+    def test_a_broken_route_keeps_the_tables_route(self):
+        self.post(["broken@example.jp"])
+        self.assertTrue(wait_for(lambda: any("broken@example.jp" in p for p in self.files_in("outbox")), 10))
+        self.assertTrue(self.server.wait_log("hook=get_route"))
+
+    def test_delivered_and_bounce_see_the_outcome(self):
+        mid = self.post(["plain2@example.jp"])
+        lines = self.server.wait_log("router delivered plain2@example.jp")
+        self.assertTrue(lines, self.server.stderr_text()[-2000:])
+        self.assertIn("queueid=" + mid, lines[0])
+        self.assertIn("attempts=1 mailer=File code=200 integer from=a@example.org", lines[0])
+        self.post(["bounce@example.jp"])
+        lines = self.server.wait_log("router bounce bounce@example.jp")
+        self.assertTrue(lines, self.server.stderr_text()[-2000:])
+        self.assertIn("mailer=NoSuchMailer", lines[0])
+        self.post(["later@example.jp"])
+        lines = self.server.wait_log("router deferred later@example.jp")
+        self.assertTrue(lines, self.server.stderr_text()[-2000:])
+        self.assertIn("attempts=1 mailer=ESMTP", lines[0])
+
+
 class SharedKv(HainekoTestCase):
     """haineko.kv on one PostgreSQL: what one node counts, the other sees."""
 
