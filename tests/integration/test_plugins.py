@@ -571,6 +571,44 @@ class Bundled(HainekoTestCase):
         self.assertEqual(resp.status, 202, resp)
         self.assertEqual([r["rcpt"] for r in resp.json["recipients"]], ["neko@example.jp", "tama-x@example.jp"])
 
+    def test_headers_add(self):
+        etc, files = plugin_tree(plugins="headers.add\n", settings={"name": "X-Seen", "value": "%{queue_id} %{mode}"},
+                                 settings_for="headers.add")
+        srv = self.start_own_server(etc=etc, extra_files=files, smtp_listen=[{"mode": "relay"}])
+        resp = srv.request("POST", "/v1/messages", body=json.dumps(
+            {"from": "a@example.org", "to": ["rcpt@example.jp"], "subject": "s", "text": "t"}))
+        self.assertEqual(resp.status, 202, resp)
+        mid = resp.json["id"]
+        self.assertTrue(wait_for(lambda: srv.messages_for(mid), 10))
+        self.assertEqual(str(srv.messages_for(mid)[0][2]["X-Seen"]), mid + " http")
+        for content, why in (("To: r@example.jp\r\nSubject: none\r\n\r\nbody\r\n", "no From"),
+                             ("From: a@example.org\r\nFrom: b@example.org\r\nSubject: two\r\n\r\nbody\r\n", "2 From")):
+            s = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10)
+            s.ehlo("client.example.org")
+            s.mail("a@example.org")
+            s.rcpt("rcpt@example.jp")
+            code, text = s.data(content.encode())
+            s.quit()
+            self.assertEqual(code, 550, text)
+            self.assertTrue(text.startswith(b"5.6.0"), text)
+
+    def test_route_by_header(self):
+        etc, files = plugin_tree(plugins="route.by_header\n", settings_for="route.by_header",
+                                 settings={"routes": {"blue": "blue", "green": {"mailer": "File", "path": "outbox-green"}}})
+        etc["mailertable"] = {"default": {"mailer": "File", "path": "outbox"},
+                              "blue": {"mailer": "File", "path": "outbox-blue"}}
+        files["outbox-blue/.keep"] = ""
+        files["outbox-green/.keep"] = ""
+        srv = self.start_own_server(etc=etc, extra_files=files)
+        import glob
+        for tenant in ("Blue", "green"):
+            resp = srv.request("POST", "/v1/messages", body=json.dumps(
+                {"from": "a@example.org", "to": ["rcpt@example.jp"], "subject": "s", "text": "t",
+                 "headers": {"X-Tenant": tenant}}))
+            self.assertEqual(resp.status, 202, resp)
+            folder = os.path.join(srv.root, "outbox-" + tenant.lower(), "*.eml")
+            self.assertTrue(wait_for(lambda: glob.glob(folder), 10), "%s: %s" % (tenant, srv.stderr_text()[-1500:]))
+
     def test_a_bad_separator_refuses_the_plugin(self):
         etc, files = plugin_tree(plugins="rcpt_to.extension\n",
                                  extra_files={"etc/plugins.d/rcpt_to.extension.yaml": {"separator": "ab"}})
