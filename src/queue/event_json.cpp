@@ -48,6 +48,7 @@ json::object event_json(const Event& e, bool feed) {
         if (feed) {
             o["id"] = e.id;
             o["rcpt"] = e.rcpt ? json::value(*e.rcpt) : json::value(nullptr);
+            o["reply"] = nullptr;
             o["tags"] = tags_json(e.tags);
             o["metadata"] = metadata_json(e.metadata);
         }

@@ -354,6 +354,28 @@ class HttpIntakes(PluginCase):
         self.assertEqual({(r["code"], r["command"], r["message"][0]) for r in resp.json["response"]},
                          {(550, "EHLO", "no such hello")})
 
+    def test_answers_and_events_follow_the_openapi_schemas(self):
+        import jsonschema
+        with open(os.path.join(HERE, "..", "..", "docs", "openapi-v1.json")) as f:
+            doc = json.load(f)
+
+        def validate(name, instance):
+            schema = {"$ref": "#/components/schemas/" + name}
+            jsonschema.Draft202012Validator(schema, resolver=jsonschema.RefResolver("", doc)).validate(instance)
+
+        validate("Error", self.v1(**{"from": "deny@example.org"}).json)
+        validate("Error", self.v1(to=["soft@example.jp"]).json)
+        resp = self.v1(to=["redirect@example.jp", "x@ok.example"])
+        self.assertEqual(resp.status, 202, resp)
+        message = self.server.request("GET", "/v1/messages/" + resp.json["id"]).json
+        self.assertTrue(any(e["type"] == "plugin" for e in message["events"]), message)
+        validate("Message", message)
+        feed = self.server.request("GET", "/v1/events?limit=1000").json
+        plugin_events = [e for e in feed["events"] if e["type"] == "plugin"]
+        self.assertTrue(plugin_events, feed)
+        for e in plugin_events:
+            validate("FeedEvent", e)
+
     def test_metrics_count_each_plugins_answers(self):
         self.v1(**{"from": "deny@example.org"})
         self.v1(to=["count@example.jp"])
