@@ -388,3 +388,26 @@ TEST_F(StoreContract, WebhookDeliveriesFanOutClaimAndSettle) {
     EXPECT_EQ(await(store->claim_webhooks(kT0 + 60'002, 60'000, 100)).size(), 1u);
 }
 
+
+// haineko.kv: bytes kept as they are, whole numbers counted in one statement, expiry.
+TEST_F(StoreContract, KeepsThePluginsKeys) {
+    const std::string binary("a\0b\xff", 4);
+    await(store->kv_set("k", binary, std::nullopt));
+    EXPECT_EQ(await(store->kv_get("k", kT0)), binary);
+    await(store->kv_set("n", "41", std::nullopt));
+    EXPECT_EQ(await(store->kv_incr("n", 1, std::nullopt, kT0)), 42);
+    EXPECT_EQ(await(store->kv_get("n", kT0)), "42");
+    EXPECT_EQ(await(store->kv_incr("fresh", 5, kT0 + 1000, kT0)), 5);
+    EXPECT_EQ(await(store->kv_incr("fresh", 1, kT0 + 9999, kT0 + 1)), 6);   // keeps its own expiry
+    EXPECT_FALSE(await(store->kv_get("fresh", kT0 + 1000)));                // expired at kT0 + 1000
+    EXPECT_EQ(await(store->kv_incr("fresh", 1, kT0 + 5000, kT0 + 1000)), 1);  // counts again from 0
+    EXPECT_EQ(await(store->kv_incr("k", 2, std::nullopt, kT0)), 2);          // not a number: 0
+    await(store->kv_set("gone", "x", kT0 + 10));
+    await(store->kv_set("zero", "007", std::nullopt));                     // not a number as incr keeps it
+    EXPECT_EQ(await(store->kv_get("zero", kT0)), "007");
+    EXPECT_EQ(await(store->kv_expire(kT0 + 10)), 1);
+    await(store->kv_del("n"));
+    EXPECT_FALSE(await(store->kv_get("n", kT0)));
+    reopen();  // durable
+    EXPECT_EQ(await(store->kv_get("zero", kT0)), "007");
+}
