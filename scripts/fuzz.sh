@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
-all_targets=(json_checks http_request message_builder smtp_reply yaml_config cidr_address v1_request mime_reader smtpd_input milter_reply)
+all_targets=(json_checks http_request message_builder smtp_reply yaml_config cidr_address v1_request mime_reader smtpd_input milter_reply
+             dns_records plugin_message)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do

@@ -146,6 +146,7 @@ std::string reverse_name(const std::string& name) {
 }  // namespace
 
 bool Resolver::parse_records(const unsigned char* abuf, int alen, int want, std::vector<std::string>& out, int& min_ttl) {
+    min_ttl = 0;
     if (alen < 12) return false;
     const unsigned char* end = abuf + alen;
     const unsigned qdcount = read16(abuf + 4), ancount = read16(abuf + 6);
