@@ -145,7 +145,7 @@ int serve(const ServerFlags& f, bool background) {
         for (const auto& listener : config->smtp.listen) {
             const unsigned short bound = smtp.listen(listener);
             spdlog::info("SMTP listening on {} ({}, tls {}){}", listener.address.ends_with(":0") ? listener.host + ":" + std::to_string(bound) : listener.address,
-                         listener.submission ? "submission" : "relay",
+                         listener.mode_name(),
                          tls_name(listener.tls),
                          listener.origin == "--smtp" ? " from --smtp" : "");
         }
@@ -196,7 +196,7 @@ int check(const ServerFlags& f) {
     }
     bool tls_wanted = false;
     for (const auto& l : config->smtp.listen) {
-        std::printf("smtp listener %s: %s, tls %s (%s)\n", l.address.c_str(), l.submission ? "submission" : "relay",
+        std::printf("smtp listener %s: %s, tls %s (%s)\n", l.address.c_str(), l.mode_name(),
                     tls_name(l.tls), l.origin.c_str());
         tls_wanted = tls_wanted || l.tls != SmtpListener::Tls::none;
     }

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "config/queue_settings.hpp"
+#include "config/inbound_table.hpp"
 #include "config/plugin_settings.hpp"
 #include "config/smtp_settings.hpp"
 #include "config/reader.hpp"
@@ -466,6 +467,9 @@ std::shared_ptr<const Config> load_config(const Options& options) {
     load_authinfo(*config, paths["authinfo"], config->tables[2]);
     load_relayhosts(*config, paths["relayhosts"], config->tables[3]);
     load_recipients(*config, paths["recipients"], config->tables[4]);
+    // Not among /conf's tables: that answer keeps the original's shape.
+    TableFile inbound{"inbound", {}, nullptr};
+    load_inbound_table(*config, resolve_table(options, "inbound"), inbound);
     if (options.auth_file) {
         std::string path = options.auth_file->empty() ? resolve_table(options, "password") : *options.auth_file;
         config->tables.push_back({"password", {}, nullptr});

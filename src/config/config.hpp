@@ -2,6 +2,7 @@
 // A reload builds a new snapshot; requests keep the one they started with.
 #pragma once
 #include <boost/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include <map>
 #include <memory>
@@ -73,6 +74,15 @@ struct RecipientPolicy {
     std::set<std::string> addresses;   // domain part lower-cased
 };
 
+// A domain the inbound listeners take mail for (etc/inbound): where its mail goes, and
+// which of its addresses exist.
+struct InboundDomain {
+    Route route;
+    enum class Recipients { any, listed, backend } recipients = Recipients::any;
+    std::set<std::string> local_parts;  // listed: lower-cased
+    std::set<std::string> addresses;    // listed: whole addresses, lower-cased
+};
+
 struct TableFile {
     std::string name;          // "mailertable", "authinfo", ...
     std::optional<std::string> path;  // null when the file is absent
@@ -125,6 +135,8 @@ struct SmtpListener {
     std::string host;     // without brackets
     unsigned short port = 0;
     bool submission = false;  // mode: submission (AUTH before MAIL) or relay
+    bool inbound = false;     // mode: inbound (anyone, for the domains of etc/inbound)
+    const char* mode_name() const { return inbound ? "inbound" : submission ? "submission" : "relay"; }
     Tls tls = Tls::none;
     std::string origin;  // FILE:LINE, or "--smtp"
 };
@@ -204,6 +216,7 @@ struct Config {
     std::map<std::string, Credential> authinfo;
     RelayHosts relayhosts;
     RecipientPolicy recipients;
+    std::map<std::string, InboundDomain> inbound;  // by lower-cased domain
     bool basic_auth = false;
     // user -> stored hash: the password file, for Basic auth (basic_auth) and SMTP AUTH
     std::map<std::string, std::string> passwords;
@@ -220,6 +233,9 @@ struct Config {
 // a root or a config file that was named but is not there: only a root with no etc/ at
 // all runs on built-in defaults.
 std::shared_ptr<const Config> load_config(const Options& options);
+
+// One entry of mailertable (or of inbound) read from its node; throws ConfigError.
+Route parse_route(const std::string& file, const std::string& key, const YAML::Node& node, const Options& options);
 
 // A route from mailertable's keys (a plugin's get_route table); throws ConfigError for a
 // wrong value, naming name.

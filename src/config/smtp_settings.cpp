@@ -53,8 +53,10 @@ SmtpListener listener_from(const YAML::Node& node, const std::string& file) {
     l.host = split->first;
     l.port = split->second;
     const std::string mode = r.text("mode", "relay");
-    if (mode != "relay" && mode != "submission") r.fail(r.node("mode"), "mode must be 'relay' or 'submission'");
+    if (mode != "relay" && mode != "submission" && mode != "inbound")
+        r.fail(r.node("mode"), "mode must be 'relay', 'submission' or 'inbound'");
     l.submission = mode == "submission";
+    l.inbound = mode == "inbound";
     const std::string tls = r.text("tls", "none");
     if (tls == "none") l.tls = SmtpListener::Tls::none;
     else if (tls == "starttls") l.tls = SmtpListener::Tls::starttls;
@@ -103,7 +105,7 @@ void load_smtp_settings(Config& config, const YAML::Node& top, const std::string
             continue;
         auto split = split_listen_address(text);
         if (!split) throw ConfigError("--smtp", 0, "must be host:port or [IPv6]:port: '" + text + "'");
-        s.listen.push_back(SmtpListener{text, split->first, split->second, false, SmtpListener::Tls::none, "--smtp"});
+        s.listen.push_back(SmtpListener{text, split->first, split->second, false, false, SmtpListener::Tls::none, "--smtp"});
     }
 }
 
@@ -113,7 +115,7 @@ boost::json::object smtp_conf_json(const Config& config) {
     for (const auto& l : s.listen)
         listen.push_back(boost::json::object{
             {"address", l.address},
-            {"mode", l.submission ? "submission" : "relay"},
+            {"mode", l.mode_name()},
             {"tls", l.tls == SmtpListener::Tls::none ? "none" : l.tls == SmtpListener::Tls::starttls ? "starttls" : "implicit"}});
     return {{"listen", std::move(listen)},
             {"tls_cert", s.tls_cert},

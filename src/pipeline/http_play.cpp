@@ -53,7 +53,8 @@ asio::awaitable<EnvelopePlay> play_envelope(plugin::Session& plugins, const Enve
     std::string sender = mail;
     const plugin::Params none;  // HTTP carries no ESMTP parameters
     plugin::Result r = co_await plugins.mail(in.queue_id, sender, none);
-    if (!r.refused() && !plugin_address_ok(sender, true)) r = broken_address(r, Hook::mail, sender, in.queue_id);
+    if (!r.refused() && sender != mail && !plugin_address_ok(sender, true))
+        r = broken_address(r, Hook::mail, sender, in.queue_id);
     if (r.refused()) {
         play.refused = std::move(r);
         co_return play;
@@ -62,7 +63,8 @@ asio::awaitable<EnvelopePlay> play_envelope(plugin::Session& plugins, const Enve
     for (std::size_t i = 0; i < rcpts.size(); ++i) {
         std::string address = rcpts[i];
         r = co_await plugins.rcpt(address, none);
-        if (!r.refused() && !plugin_address_ok(address, false)) r = broken_address(r, Hook::rcpt, address, in.queue_id);
+        if (!r.refused() && address != rcpts[i] && !plugin_address_ok(address, false))
+            r = broken_address(r, Hook::rcpt, address, in.queue_id);
         if (r.refused()) {
             play.rcpt_refused[i] = std::move(r);
             if (stop_at_refusal) co_return play;

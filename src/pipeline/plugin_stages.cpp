@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/address.hpp"
@@ -59,10 +60,11 @@ asio::awaitable<plugin::Result> plugin_message_stage(plugin::Session& plugins, p
     if (r.refused()) co_return r;
     if (!m.hold.empty()) n.held = true;
     if (!m.changed) co_return r;
-    if (!plugin_address_ok(m.mail, true))
+    // Only what the plugins wrote is checked: what the client sent passed the parser.
+    if (m.mail != n.mail && !plugin_address_ok(m.mail, true))
         co_return broken_rewrite(hook, "a plugin set the sender to '" + m.mail + "', which is not an address");
     for (const auto& rcpt : m.rcpts)
-        if (!plugin_address_ok(rcpt, false))
+        if (std::find(n.rcpts.begin(), n.rcpts.end(), rcpt) == n.rcpts.end() && !plugin_address_ok(rcpt, false))
             co_return broken_rewrite(hook, "a plugin set a recipient to '" + rcpt + "', which is not an address");
     n.mail = std::move(m.mail);
     take_recipients(n, m.rcpts);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/address.hpp"
+#include "core/text.hpp"
 #include "policy/access.hpp"
 
 namespace haineko {
@@ -79,6 +80,25 @@ std::optional<Reply> rcpt_refusal(const Config& config, const std::string& rcpt)
     }
     if (refused) refused->rcpt = rcpt;
     return refused;
+}
+
+InboundRcpt inbound_rcpt(const Config& config, const std::string& rcpt) {
+    const std::string address = to_lower(rcpt);
+    if (address == "postmaster") return InboundRcpt::taken;
+    const auto at = address.rfind('@');
+    if (at == std::string::npos) return InboundRcpt::not_ours;
+    auto it = config.inbound.find(address.substr(at + 1));
+    if (it == config.inbound.end()) return InboundRcpt::not_ours;
+    const InboundDomain& d = it->second;
+    const std::string local = address.substr(0, at);
+    if (local == "postmaster") return InboundRcpt::taken;
+    switch (d.recipients) {
+    case InboundDomain::Recipients::any: return InboundRcpt::taken;
+    case InboundDomain::Recipients::backend: return InboundRcpt::ask_backend;
+    case InboundDomain::Recipients::listed:
+        return d.local_parts.count(local) || d.addresses.count(address) ? InboundRcpt::taken : InboundRcpt::unknown_user;
+    }
+    return InboundRcpt::not_ours;
 }
 
 std::optional<Reply> data_refusal(const Config& config, const Submission& s) {

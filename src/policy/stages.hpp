@@ -38,6 +38,11 @@ std::optional<Reply> rcpt_count_refusal(const Config& config, std::size_t count)
 // rcpt, each: an ASCII address that recipients permits (its rcpt is set).
 std::optional<Reply> rcpt_refusal(const Config& config, const std::string& rcpt);
 
+// rcpt on an inbound listener (etc/inbound): a domain of ours and an address it has. The
+// postmaster (bare, or at a domain of ours) is always taken (RFC 5321 4.5.1).
+enum class InboundRcpt { taken, not_ours, unknown_user, ask_backend };
+InboundRcpt inbound_rcpt(const Config& config, const std::string& rcpt);
+
 // data: a body within max_message_size and a subject; max_workers a number when there
 // are several recipients (as the original read it only then).
 std::optional<Reply> data_refusal(const Config& config, const Submission& submission);

@@ -51,7 +51,7 @@ smtpd::SessionSettings session_settings(const Config& config, const SmtpListener
     s.max_rcpts = static_cast<std::size_t>(config.smtp.max_rcpts_per_transaction);
     s.tls_offered = l.tls == SmtpListener::Tls::starttls;
     s.tls_active = l.tls == SmtpListener::Tls::implicit;
-    s.auth_offered = !config.passwords.empty();
+    s.auth_offered = !config.passwords.empty() && !l.inbound;  // an inbound listener never offers AUTH
     s.auth_requires_tls = config.smtp.auth_requires_tls;
     // With plugins, every MAIL and RCPT stops for them: MAIL opens their transaction.
     s.consult_mail = s.consult_rcpt = plugins;
@@ -85,7 +85,25 @@ Session::Step refused_by_plugin(const plugin::Result& r, Session::Step refused) 
 
 // The same stage functions as HTTP decide (policy/stages): relayhosts at connect,
 // recipients at RCPT; the password file for AUTH.
-smtpd::SessionPolicy session_policy(std::shared_ptr<const Config> config, const std::string& client) {
+// An inbound listener takes mail from anyone, for the domains of etc/inbound only.
+smtpd::SessionPolicy inbound_policy(std::shared_ptr<const Config> config) {
+    smtpd::SessionPolicy p;
+    p.client_may_relay = true;  // the recipient check below is the relay check
+    p.rcpt_refusal = [config](const std::string& rcpt) -> std::optional<smtpd::Refusal> {
+        switch (inbound_rcpt(*config, rcpt)) {
+        case InboundRcpt::taken:
+        case InboundRcpt::ask_backend: return std::nullopt;  // asked at delivery: a probe at RCPT is to come
+        case InboundRcpt::not_ours: return smtpd::Refusal{554, "5.7.1", "Relay access denied"};
+        case InboundRcpt::unknown_user: return smtpd::Refusal{550, "5.1.1", "Recipient address rejected: User unknown"};
+        }
+        return std::nullopt;
+    };
+    return p;
+}
+
+smtpd::SessionPolicy session_policy(std::shared_ptr<const Config> config, const std::string& client,
+                                    const SmtpListener& listener) {
+    if (listener.inbound) return inbound_policy(std::move(config));
     smtpd::SessionPolicy p;
     p.client_may_relay = !connect_refusal(*config, client, false);
     p.rcpt_refusal = [config](const std::string& rcpt) -> std::optional<smtpd::Refusal> {
@@ -163,7 +181,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         facts.remote_port = client.port;
         facts.local_ip = client.local_address;
         facts.local_port = client.local_port;
-        facts.mode = listener.submission ? "submission" : "relay";
+        facts.mode = listener.mode_name();
         facts.listener_address = listener.address;
         plugin::Session plugins(plugins_for(loop, config), facts);
         if (plugins.watches(plugin::Hook::connect)) {
@@ -177,7 +195,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             }
         }
         const smtpd::SessionSettings settings = session_settings(*config, listener, plugins.active());
-        Session session(settings, session_policy(config, client.address));
+        Session session(settings, session_policy(config, client.address, listener));
         Filters filters;
         if (!config->milters.empty()) {
             filters.chain = std::make_unique<milter::Chain>(co_await asio::this_coro::executor, config->milters);
@@ -363,7 +381,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         else r = co_await plugins.mail(queue_id, address, params);
         using Consulted = Session::Consulted;
         if (r.refused()) co_return refused_by_plugin(r, session.on_consulted(Consulted::refuse, address, r.smtp_reply()));
-        if (!plugin_address_ok(address, !rcpt)) {
+        // Only a rewrite is checked: what the client sent passed the parser (<Postmaster> too).
+        if (address != session.consulted_address() && !plugin_address_ok(address, !rcpt)) {
             spdlog::error("plugin={} hook={} queueid={} failed: it rewrote the address into '{}'", r.plugin,
                           rcpt ? "rcpt" : "mail", plugins.queue_id(), loggable(address));
             co_return session.on_consulted(Consulted::refuse, address,
