@@ -218,6 +218,18 @@ void Host::load_one(const PluginFile& file) {
     plugins_.push_back(std::move(loaded));
 }
 
+bool Host::settled(const Loaded& p, const Result& r, std::chrono::steady_clock::time_point started,
+                   const std::string& queue_id) {
+    PluginMetrics& metrics = PluginMetrics::get();
+    metrics.seconds(p.file.name, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (r.failure.empty()) return true;
+    spdlog::error("plugin={} hook={}{} failed: {}", p.file.name, hook_name(r.hook),
+                  queue_id.empty() ? "" : " queueid=" + queue_id, r.failure);
+    metrics.error(p.file.name, hook_name(r.hook));
+    lua_gc(state_.get(), LUA_GCCOLLECT);  // a hook that filled the state leaves garbage
+    return false;
+}
+
 CallState Host::call_for(const Loaded& p, Hook h, const std::string& queue_id) {
     CallState call;
     call.plugin = p.file.name;
@@ -237,16 +249,8 @@ asio::awaitable<void> Host::run_value(Hook h, const std::string& queue_id, const
         CallState call = call_for(p, h, queue_id);
         const auto started = std::chrono::steady_clock::now();
         const Result r = co_await call_hook(state_, p.hooks[index], call, args, &values);
-        PluginMetrics& metrics = PluginMetrics::get();
-        metrics.seconds(p.file.name, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        if (!r.failure.empty()) {
-            spdlog::error("plugin={} hook={}{} failed: {}", p.file.name, hook_name(h),
-                          queue_id.empty() ? "" : " queueid=" + queue_id, r.failure);
-            metrics.error(p.file.name, hook_name(h));
-            lua_gc(state_.get(), LUA_GCCOLLECT);
-            continue;
-        }
-        metrics.result(p.file.name, hook_name(h), answer_name(r.answer));
+        if (!settled(p, r, started, queue_id)) continue;
+        PluginMetrics::get().result(p.file.name, hook_name(h), answer_name(r.answer));
         if (r.answer == Answer::ok) co_return;
     }
 }
@@ -256,30 +260,17 @@ asio::awaitable<Result> Host::run(Hook h, const std::string& queue_id, const Pus
     const int index = static_cast<int>(h);
     for (const Loaded& p : plugins_) {
         if (p.hooks[index] == LUA_NOREF) continue;
-        CallState call;
-        call.plugin = p.file.name;
-        call.queue_id = queue_id;
-        call.hook = h;
-        call.budget = p.file.max_instructions;
+        CallState call = call_for(p, h, queue_id);
         const auto started = std::chrono::steady_clock::now();
-        call.deadline = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                      std::chrono::duration<double>(p.file.timeout));
-        call.host = this;
         Result r = co_await call_hook(state_, p.hooks[index], call, args);
-        PluginMetrics& metrics = PluginMetrics::get();
-        metrics.seconds(p.file.name, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        if (!r.failure.empty()) {
-            spdlog::error("plugin={} hook={}{} failed: {}", p.file.name, hook_name(h),
-                          queue_id.empty() ? "" : " queueid=" + queue_id, r.failure);
-            metrics.error(p.file.name, hook_name(h));
-            lua_gc(state_.get(), LUA_GCCOLLECT);  // a hook that filled the state leaves garbage
+        if (!settled(p, r, started, queue_id)) {
             r.answer = p.file.on_error_cont ? Answer::cont : Answer::denysoft;
             r.text.clear();
             r.code = 0;
             r.dsn.clear();
             if (r.answer == Answer::cont) r.failure.clear();
         }
-        metrics.result(p.file.name, hook_name(h), answer_name(r.answer));
+        PluginMetrics::get().result(p.file.name, hook_name(h), answer_name(r.answer));
         if (after && *after) (*after)(p.file.name);
         if (r.answer != Answer::cont) co_return r;
     }

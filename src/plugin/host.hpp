@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <array>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -68,6 +69,9 @@ public:
 
 private:
     CallState call_for(const Loaded& p, Hook h, const std::string& queue_id);
+    // Times the call; false (logged, counted, the state collected) when it failed.
+    bool settled(const Loaded& p, const Result& r, std::chrono::steady_clock::time_point started,
+                 const std::string& queue_id);
     void open_prelude();
     void load_one(const PluginFile& file);
 

@@ -45,41 +45,55 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-bool Resolver::parse_mx_answer(const unsigned char* abuf, int alen, std::vector<MxHost>& hosts, int& min_ttl) {
+namespace {
+
+// Each record of an answer's answer section: each(type, ttl, rdata, rdlength). False for
+// an answer that does not parse (and then each may have seen some records already).
+template <class Each>
+bool walk_answers(const unsigned char* abuf, int alen, Each each) {
     if (alen < 12) return false;
     const unsigned char* end = abuf + alen;
-    unsigned qdcount = read16(abuf + 4), ancount = read16(abuf + 6);
+    const unsigned qdcount = read16(abuf + 4), ancount = read16(abuf + 6);
     const unsigned char* p = abuf + 12;
-    min_ttl = 86400;
-    for (unsigned i = 0; i < qdcount; ++i) {
-        char* name = nullptr;
-        long len = 0;
-        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return false;
-        ares_free_string(name);
-        p += len + 4;
-        if (p > end) return false;
-    }
-    for (unsigned i = 0; i < ancount; ++i) {
+    for (unsigned i = 0; i < qdcount + ancount; ++i) {
         char* name = nullptr;
         long len = 0;
         if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return false;
         ares_free_string(name);
         p += len;
+        if (i < qdcount) {  // a question: its name, type and class
+            p += 4;
+            if (p > end) return false;
+            continue;
+        }
         if (p + 10 > end) return false;
-        unsigned type = read16(p), rdlength = read16(p + 8);
-        unsigned long ttl = read32(p + 4);
+        const unsigned type = read16(p), rdlength = read16(p + 8);
+        const unsigned long ttl = read32(p + 4);
         p += 10;
         if (p + rdlength > end) return false;
-        if (type == ns_t_mx && rdlength >= 3) {
-            char* exchange = nullptr;
-            long elen = 0;
-            if (ares_expand_name(p + 2, abuf, alen, &exchange, &elen) != ARES_SUCCESS) return false;
-            hosts.push_back(MxHost{static_cast<int>(read16(p)), lower(exchange)});
-            ares_free_string(exchange);
-            min_ttl = std::min<int>(min_ttl, static_cast<int>(std::min<unsigned long>(ttl, 86400)));
-        }
+        if (!each(type, ttl, p, rdlength)) return false;
         p += rdlength;
     }
+    return true;
+}
+
+int capped_ttl(unsigned long ttl) { return static_cast<int>(std::min<unsigned long>(ttl, 86400)); }
+
+}  // namespace
+
+bool Resolver::parse_mx_answer(const unsigned char* abuf, int alen, std::vector<MxHost>& hosts, int& min_ttl) {
+    min_ttl = 86400;
+    const bool ok = walk_answers(abuf, alen, [&](unsigned type, unsigned long ttl, const unsigned char* p, unsigned n) {
+        if (type != ns_t_mx || n < 3) return true;
+        char* exchange = nullptr;
+        long elen = 0;
+        if (ares_expand_name(p + 2, abuf, alen, &exchange, &elen) != ARES_SUCCESS) return false;
+        hosts.push_back(MxHost{static_cast<int>(read16(p)), lower(exchange)});
+        ares_free_string(exchange);
+        min_ttl = std::min(min_ttl, capped_ttl(ttl));
+        return true;
+    });
+    if (!ok) return false;
     std::stable_sort(hosts.begin(), hosts.end(), [](const MxHost& a, const MxHost& b) { return a.preference < b.preference; });
     return true;
 }
@@ -146,40 +160,17 @@ std::string reverse_name(const std::string& name) {
 }  // namespace
 
 bool Resolver::parse_records(const unsigned char* abuf, int alen, int want, std::vector<std::string>& out, int& min_ttl) {
-    min_ttl = 0;
-    if (alen < 12) return false;
-    const unsigned char* end = abuf + alen;
-    const unsigned qdcount = read16(abuf + 4), ancount = read16(abuf + 6);
-    const unsigned char* p = abuf + 12;
     min_ttl = 86400;
-    for (unsigned i = 0; i < qdcount; ++i) {
-        char* name = nullptr;
-        long len = 0;
-        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return false;
-        ares_free_string(name);
-        p += len + 4;
-        if (p > end) return false;
-    }
-    for (unsigned i = 0; i < ancount; ++i) {
-        char* name = nullptr;
-        long len = 0;
-        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return false;
-        ares_free_string(name);
-        p += len;
-        if (p + 10 > end) return false;
-        const unsigned type = read16(p), rdlength = read16(p + 8);
-        const unsigned long ttl = read32(p + 4);
-        p += 10;
-        if (p + rdlength > end) return false;
-        if (static_cast<int>(type) == want)
-            if (auto text = record_text(abuf, alen, p, type, rdlength)) {
-                out.push_back(std::move(*text));
-                min_ttl = std::min<int>(min_ttl, static_cast<int>(std::min<unsigned long>(ttl, 86400)));
-            }
-        p += rdlength;
-    }
+    const bool ok = walk_answers(abuf, alen, [&](unsigned type, unsigned long ttl, const unsigned char* p, unsigned n) {
+        if (static_cast<int>(type) != want) return true;
+        if (auto text = record_text(abuf, alen, p, type, n)) {
+            out.push_back(std::move(*text));
+            min_ttl = std::min(min_ttl, capped_ttl(ttl));
+        }
+        return true;
+    });
     if (out.empty()) min_ttl = 0;
-    return true;
+    return ok;
 }
 
 struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
