@@ -139,6 +139,7 @@ struct SmtpListener {
     const char* mode_name() const { return inbound ? "inbound" : submission ? "submission" : "relay"; }
     Tls tls = Tls::none;
     std::string origin;  // FILE:LINE, or "--smtp"
+    bool tls_given = false;  // the entry said tls (an inbound one offers STARTTLS otherwise)
 };
 
 // The smtp: section: Haineko as an SMTP server (issue 10).

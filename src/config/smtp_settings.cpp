@@ -57,6 +57,7 @@ SmtpListener listener_from(const YAML::Node& node, const std::string& file) {
         r.fail(r.node("mode"), "mode must be 'relay', 'submission' or 'inbound'");
     l.submission = mode == "submission";
     l.inbound = mode == "inbound";
+    l.tls_given = r.has("tls");
     const std::string tls = r.text("tls", "none");
     if (tls == "none") l.tls = SmtpListener::Tls::none;
     else if (tls == "starttls") l.tls = SmtpListener::Tls::starttls;
@@ -98,6 +99,11 @@ void load_smtp_settings(Config& config, const YAML::Node& top, const std::string
             r.fail(node, "a listener with tls needs smtp.tls_cert and smtp.tls_key");
         if (!s.tls_cert.empty()) require_readable(r, r.node("tls_cert"), "tls_cert", s.tls_cert);
         if (!s.tls_key.empty()) require_readable(r, r.node("tls_key"), "tls_key", s.tls_key);
+        // An inbound listener offers STARTTLS whenever there is a certificate, unless its
+        // own tls key says otherwise: senders on the internet expect it.
+        if (!s.tls_cert.empty() && !s.tls_key.empty())
+            for (auto& l : s.listen)
+                if (l.inbound && !l.tls_given) l.tls = SmtpListener::Tls::starttls;
     }
     for (const auto& text : config.options.smtp_listen) {
         // restart repeats the running server's flags before its own: one listener each.
