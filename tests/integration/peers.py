@@ -61,6 +61,23 @@ def stop_process(proc):
             proc.wait()
 
 
+def smtp_client(test, port, helo="client.example.org", timeout=20):
+    """An smtplib session to 127.0.0.1:port after EHLO, closed (QUIT, errors ignored) at the
+    end of the test."""
+    import smtplib
+    s = smtplib.SMTP("127.0.0.1", port, timeout=timeout)
+
+    def quit_quietly():
+        try:
+            s.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+
+    test.addCleanup(quit_quietly)
+    s.ehlo(helo)
+    return s
+
+
 def wait_for(predicate, timeout=10.0, interval=0.02):
     """Polls predicate until it is true (returns its value) or timeout (returns the last value)."""
     deadline = time.monotonic() + timeout

@@ -5,11 +5,10 @@ never offers AUTH, and delivers each domain's mail to its route."""
 
 import glob
 import os
-import smtplib
 import unittest
 
 from harness import HOSTNAME, HainekoTestCase, run_ctl
-from peers import wait_for
+from peers import smtp_client, wait_for
 from test_smtp_intake import Talk, pw_line
 
 PLUGIN = """
@@ -39,17 +38,7 @@ class Inbound(HainekoTestCase):
         cls.inbound, cls.relay = cls.server.smtp_ports
 
     def session(self, port=None):
-        s = smtplib.SMTP("127.0.0.1", port or self.inbound, timeout=10)
-        self.addCleanup(self._quit, s)
-        s.ehlo("mx.sender.example")
-        return s
-
-    @staticmethod
-    def _quit(s):
-        try:
-            s.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
+        return smtp_client(self, port or self.inbound, helo="mx.sender.example")
 
     def delivered_in(self, folder, rcpt):
         pattern = os.path.join(self.server.root, folder, "*%s*.eml" % rcpt)

@@ -38,7 +38,10 @@ function P.hook_rcpt(conn, txn, rcpt)
     while true do i = i + 1; t[i] = string.rep("x", 4096) .. i end
   end
   local nap = a:match("^nap(%d+)@")
-  if nap then haineko.sleep(tonumber(nap)) end
+  if nap then
+    haineko.log.info("probe naps " .. nap .. " ms")  -- the test waits for this line
+    haineko.sleep(tonumber(nap))
+  end
   if a:match("^kv@") or a:match("^kv%-") then
     local n = haineko.kv.incr("probe:" .. a, 1, 60)
     haineko.kv.set("probe:last", "n=" .. n)
