@@ -68,7 +68,7 @@ smtpd:
          false},
         {"etc/mailertable", R"(# mailertable: routes by the recipient's domain; "default" takes the rest.
 # Keys of an entry:
-#   mailer:   ESMTP, MX, Haineko, Discard, Screen, File (or a directory path starting with /)
+#   mailer:   ESMTP, MX, LMTP, Haineko, Discard, Screen, File (or a directory path starting with /)
 #   host, port, auth (a key of authinfo), retry, sleep, timeout, starttls, ssl, tls_verify
 #   path:     the File mailer's directory (relative: to the Haineko root)
 #   disabled: 1 skips the entry

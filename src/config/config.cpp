@@ -63,7 +63,7 @@ Route parse_route(const std::string& file, const std::string& key, const YAML::N
     }
     route.ssl = r.flag("ssl", false);
     route.host = r.text("host", "127.0.0.1");
-    int default_port = route.mailer == "Haineko" ? 2794 : (route.ssl ? 465 : 25);
+    int default_port = route.mailer == "Haineko" ? 2794 : route.mailer == "LMTP" ? 24 : (route.ssl ? 465 : 25);
     route.port = static_cast<int>(r.integer("port", default_port, 1, 65535));
     route.auth = r.text("auth", "");
     route.retry = static_cast<int>(r.integer("retry", 0, 0, 100));
@@ -76,6 +76,10 @@ Route parse_route(const std::string& file, const std::string& key, const YAML::N
     if (r.has("path")) {
         route.path = r.text("path", "");
         if (!route.path.empty() && route.path[0] != '/') route.path = options.root + "/" + route.path;
+    }
+    if (r.has("socket")) {
+        route.socket = r.text("socket", "");
+        if (!route.socket.empty() && route.socket[0] != '/') route.socket = options.root + "/" + route.socket;
     }
     if (r.has("min_backoff")) route.min_backoff = r.integer("min_backoff", 300, 1, 1LL << 31);
     if (r.has("max_backoff")) route.max_backoff = r.integer("max_backoff", 4000, 1, 1LL << 31);

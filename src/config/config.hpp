@@ -53,6 +53,7 @@ struct Route {
     bool auth_plaintext = false;
     bool disabled = false;
     std::string path;             // File mailer: the directory
+    std::string socket;           // LMTP mailer: a Unix socket path, used instead of host and port
     // The queue's retry rules for this route (seconds), when they differ from queue:'s.
     std::optional<long long> min_backoff, max_backoff, max_lifetime;
     boost::json::object entry;    // every key as written, for mailers with keys of their own

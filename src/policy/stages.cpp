@@ -82,6 +82,13 @@ std::optional<Reply> rcpt_refusal(const Config& config, const std::string& rcpt)
     return refused;
 }
 
+const InboundDomain* inbound_domain(const Config& config, const std::string& rcpt) {
+    const auto at = rcpt.rfind('@');
+    if (at == std::string::npos) return nullptr;
+    auto it = config.inbound.find(to_lower(rcpt.substr(at + 1)));
+    return it == config.inbound.end() ? nullptr : &it->second;
+}
+
 InboundRcpt inbound_rcpt(const Config& config, const std::string& rcpt) {
     const std::string address = to_lower(rcpt);
     if (address == "postmaster") return InboundRcpt::taken;

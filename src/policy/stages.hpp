@@ -42,6 +42,8 @@ std::optional<Reply> rcpt_refusal(const Config& config, const std::string& rcpt)
 // postmaster (bare, or at a domain of ours) is always taken (RFC 5321 4.5.1).
 enum class InboundRcpt { taken, not_ours, unknown_user, ask_backend };
 InboundRcpt inbound_rcpt(const Config& config, const std::string& rcpt);
+// The etc/inbound entry of the address's domain, or null.
+const InboundDomain* inbound_domain(const Config& config, const std::string& rcpt);
 
 // data: a body within max_message_size and a subject; max_workers a number when there
 // are several recipients (as the original read it only then).

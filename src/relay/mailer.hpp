@@ -26,6 +26,7 @@ class Resolver;
 namespace https {
 class Client;
 }
+class RecipientProbe;
 class RetrySleeps;
 class TlsContexts;
 
@@ -78,6 +79,8 @@ public:
     https::Client& web() { return *web_; }
     // The loop's resolver (the plugins' haineko.dns uses it too).
     dns::Resolver& resolver() { return *resolver_; }
+    // The loop's RCPT probe of inbound backends, with its cache.
+    RecipientProbe& probe() { return *probe_; }
     // After a reload: new dns_servers. (The TLS contexts are reloaded for all loops.)
     void reconfigure(const Config& config);
     // When the server stops: retry sleeps end now, idle relay connections close now,
@@ -93,6 +96,7 @@ private:
     std::unique_ptr<dns::Resolver> resolver_;
     std::unique_ptr<smtp::Transport> smtp_;
     std::unique_ptr<https::Client> web_;
+    std::unique_ptr<RecipientProbe> probe_;
     std::map<std::string, std::unique_ptr<Mailer>> mailers_;
 };
 
@@ -103,6 +107,8 @@ std::unique_ptr<Mailer> make_file_mailer();
 // Relays, over the loop's pooled SMTP transport; host names resolve through c-ares.
 std::unique_ptr<Mailer> make_esmtp_mailer(smtp::Transport& transport, dns::Resolver& resolver, RetrySleeps& sleeps);
 std::unique_ptr<Mailer> make_mx_mailer(smtp::Transport& transport, dns::Resolver& resolver, RetrySleeps& sleeps);
+// LMTP (RFC 2033) to a delivery agent over TCP or a Unix socket.
+std::unique_ptr<Mailer> make_lmtp_mailer(boost::asio::any_io_executor executor, dns::Resolver& resolver);
 std::unique_ptr<Mailer> make_haineko_mailer(https::Client& client, RetrySleeps& sleeps);
 
 }  // namespace haineko

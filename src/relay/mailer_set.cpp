@@ -3,6 +3,7 @@
 #include "relay/dns/resolver.hpp"
 #include "relay/https/client.hpp"
 #include "relay/mailer.hpp"
+#include "relay/recipient_probe.hpp"
 #include "relay/retry.hpp"
 #include "relay/smtp/transport.hpp"
 
@@ -23,12 +24,14 @@ MailerSet::MailerSet(boost::asio::any_io_executor executor, std::size_t loops, c
       tls_(tls ? std::move(tls) : std::make_shared<TlsContexts>()),
       resolver_(std::make_unique<dns::Resolver>(executor, config.smtpd.dns_servers)),
       smtp_(std::make_unique<smtp::Transport>(executor, loops, *tls_)),
-      web_(std::make_unique<https::Client>(executor, *resolver_, *tls_)) {
+      web_(std::make_unique<https::Client>(executor, *resolver_, *tls_)),
+      probe_(std::make_unique<RecipientProbe>(executor, *resolver_, *tls_)) {
     mailers_["Discard"] = make_discard_mailer();
     mailers_["Screen"] = make_screen_mailer();
     mailers_["File"] = make_file_mailer();
     mailers_["ESMTP"] = make_esmtp_mailer(*smtp_, *resolver_, *sleeps_);
     mailers_["MX"] = make_mx_mailer(*smtp_, *resolver_, *sleeps_);
+    mailers_["LMTP"] = make_lmtp_mailer(executor, *resolver_);
     mailers_["Haineko"] = make_haineko_mailer(*web_, *sleeps_);
     mailers_["SendGrid"] = cloud::make_cloud_mailer(*web_, *sleeps_, cloud::make_sendgrid());
     mailers_["AmazonSES"] = cloud::make_cloud_mailer(*web_, *sleeps_, cloud::make_amazon_ses());

@@ -37,7 +37,8 @@ void check(const Route& route, const char* table, const Config& config, std::vec
 
 const std::vector<std::string>& mailer_names() {
     static const std::vector<std::string> names{"ESMTP",    "MX",        "Haineko",  "SendGrid", "AmazonSES", "Mandrill",
-                                                "Postmark", "Mailgun",   "Discard",  "Screen",   "File"};
+                                                "Postmark", "Mailgun",   "Discard",  "Screen",   "File",
+                                                "LMTP"};
     return names;
 }
 
@@ -45,6 +46,13 @@ std::vector<std::string> route_problems(const Config& config) {
     std::vector<std::string> problems;
     for (const auto& [key, route] : config.mailertable) check(route, "mailertable", config, problems);
     for (const auto& [key, route] : config.sendermt) check(route, "sendermt", config, problems);
+    for (const auto& [domain, d] : config.inbound) {
+        check(d.route, "inbound", config, problems);
+        // The RCPT probe speaks SMTP or LMTP to the route's own host.
+        if (d.recipients == InboundDomain::Recipients::backend && d.route.mailer != "ESMTP" && d.route.mailer != "LMTP")
+            problems.push_back(d.route.origin + ": inbound route '" + domain +
+                               "': recipients 'backend' asks the route's server, so its mailer must be ESMTP or LMTP");
+    }
     return problems;
 }
 

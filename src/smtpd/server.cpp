@@ -16,6 +16,8 @@
 #include "policy/stages.hpp"
 #include "queue/scheduler.hpp"
 #include "queue/service.hpp"
+#include "relay/mailer.hpp"
+#include "relay/recipient_probe.hpp"
 #include "smtpd/session.hpp"
 #include "smtpd/wire.hpp"
 
@@ -92,13 +94,28 @@ smtpd::SessionPolicy inbound_policy(std::shared_ptr<const Config> config) {
     p.rcpt_refusal = [config](const std::string& rcpt) -> std::optional<smtpd::Refusal> {
         switch (inbound_rcpt(*config, rcpt)) {
         case InboundRcpt::taken:
-        case InboundRcpt::ask_backend: return std::nullopt;  // asked at delivery: a probe at RCPT is to come
+        case InboundRcpt::ask_backend: return std::nullopt;  // the backend is asked next (rcpt_needs_probe)
         case InboundRcpt::not_ours: return smtpd::Refusal{554, "5.7.1", "Relay access denied"};
         case InboundRcpt::unknown_user: return smtpd::Refusal{550, "5.1.1", "Recipient address rejected: User unknown"};
         }
         return std::nullopt;
     };
+    p.rcpt_needs_probe = [config](const std::string& rcpt) {
+        return inbound_rcpt(*config, rcpt) == InboundRcpt::ask_backend;
+    };
     return p;
+}
+
+// The backend's answer as ours: its own refusal of an unknown address, or 451 4.4.3 when it
+// could not be asked (the client tries again; nothing is taken that might bounce later).
+std::optional<smtpd::Refusal> probe_refusal(const ProbeAnswer& a) {
+    switch (a.kind) {
+    case ProbeAnswer::exists: return std::nullopt;
+    case ProbeAnswer::refused:
+        return smtpd::Refusal{a.code, a.dsn.empty() ? "5.1.1" : a.dsn, "Recipient address rejected: User unknown"};
+    case ProbeAnswer::unreachable: break;
+    }
+    return smtpd::Refusal{451, "4.4.3", "Recipient address cannot be verified now, try again later"};
 }
 
 smtpd::SessionPolicy session_policy(std::shared_ptr<const Config> config, const std::string& client,
@@ -270,6 +287,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                 co_return;
             }
             if (plugins.active()) step = co_await plugin_command(plugins, session, line.text, std::move(step));
+            if (step.next == Next::probe) step = co_await probe_rcpt(loop, *config, session, plugins, client);
             if (filters.chain && step.next != Next::close) co_await filter_command(filters, session, wire, line.text, step);
             // DATA, BDAT and a commit each take further steps before the next command.
             for (bool more = true; more;) {
@@ -278,6 +296,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                 switch (step.next) {
                 case Next::command:
                 case Next::consult:  // answered by plugin_command already
+                case Next::probe:    // and by probe_rcpt
                     break;
                 case Next::close:
                     co_await wire.write(out, kWriteLimit);
@@ -369,6 +388,21 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         co_return step;
     }
 
+    // An inbound backend's recipient (recipients: 'backend'): its server says whether it exists.
+    static asio::awaitable<Session::Step> probe_rcpt(Loop& loop, const Config& config, Session& session,
+                                                     plugin::Session& plugins, const Client& client) {
+        const std::string rcpt = session.probed_rcpt();
+        const InboundDomain* domain = inbound_domain(config, rcpt);
+        ProbeAnswer answer;
+        if (domain) answer = co_await loop.mailers->probe().ask(domain->route, config, rcpt);
+        if (answer.kind == ProbeAnswer::unreachable)
+            spdlog::warn("smtp client={}:{} rcpt={} could not be verified by its backend: {}", client.address,
+                         client.port, loggable(rcpt), loggable(answer.reason));
+        Session::Step step = session.on_probed(probe_refusal(answer));
+        if (plugins.active() && step.answer.starts_with("250")) plugins.accept_rcpt();
+        co_return step;
+    }
+
     static asio::awaitable<Session::Step> consult(plugin::Session& plugins, Session& session) {
         const bool rcpt = session.consulting_rcpt();
         std::string address = session.consulted_address();
@@ -390,7 +424,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         }
         Session::Step step = session.on_consulted(r.answer == plugin::Answer::ok ? Consulted::ok : Consulted::cont,
                                                   address, {});
-        if (rcpt && step.answer.starts_with("250")) plugins.accept_rcpt();
+        if (rcpt && step.answer.starts_with("250")) plugins.accept_rcpt();  // after a probe: probe_rcpt
         co_return step;
     }
 

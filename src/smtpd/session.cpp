@@ -58,6 +58,7 @@ void Session::reset_transaction() {
     chunking_ = chunk_last_ = chunk_failed_ = chunk_bare_ = chunk_cr_ = false;
     chunk_size_ = 0;
     consulting_ = Consulting::none;
+    probing_ = false;
 }
 
 Session::Step Session::on_line(std::string_view text, bool too_long) {
@@ -191,8 +192,21 @@ Session::Step Session::accept_rcpt(RcptTo r, bool policy_checked) {
         if (!policy_.client_may_relay && auth_user_.empty()) return answer(554, "5.7.1", "Relay access denied");
         if (policy_.rcpt_refusal)
             if (auto refusal = policy_.rcpt_refusal(r.address)) return refused(*refusal);
+        if (policy_.rcpt_needs_probe && policy_.rcpt_needs_probe(r.address)) {
+            pending_rcpt_ = std::move(r);
+            probing_ = true;
+            return Step{"", Next::probe};
+        }
     }
     envelope_.rcpts.push_back(std::move(r));
+    return answer(250, "2.1.5", "Ok");
+}
+
+Session::Step Session::on_probed(const std::optional<Refusal>& refusal) {
+    if (!probing_) return bad_sequence("Error: nothing was asked");
+    probing_ = false;
+    if (refusal) return refused(*refusal);
+    envelope_.rcpts.push_back(std::move(pending_rcpt_));
     return answer(250, "2.1.5", "Ok");
 }
 

@@ -37,6 +37,9 @@ struct SessionPolicy {
     bool client_may_relay = false;
     // recipients: the refusal for this address, if any.
     std::function<std::optional<Refusal>(const std::string& rcpt)> rcpt_refusal;
+    // True when the address must be confirmed by the domain's backend (Next::probe) once
+    // the other checks took it.
+    std::function<bool(const std::string& rcpt)> rcpt_needs_probe;
     // The password file: true when the user and password match.
     std::function<bool(const std::string& user, const std::string& password)> verify;
 };
@@ -57,6 +60,7 @@ public:
         start_tls,  // write the answer, then run the TLS handshake; then on_tls_started()
         commit,     // commit envelope() and message, then on_committed() or on_commit_failed()
         consult,    // ask the plugins about consulted_address(), then on_consulted()
+        probe,      // ask the backend whether probed_rcpt() exists, then on_probed()
         close,      // write the answer, then close
     };
     struct Step {
@@ -90,6 +94,9 @@ public:
     const RcptTo& consulted_rcpt() const { return pending_rcpt_; }
     // address: what the plugins left of it; reply: the refusal's whole reply line.
     Step on_consulted(Consulted answer, const std::string& address, const std::string& reply);
+    // The backend's word on the RCPT the session stopped at (Next::probe): nullopt takes it.
+    const std::string& probed_rcpt() const { return pending_rcpt_.address; }
+    Step on_probed(const std::optional<Refusal>& refusal);
     // A plugin refused the EHLO or the AUTH just accepted: it is taken back.
     void take_back_helo() {
         helo_.clear();
@@ -150,6 +157,7 @@ private:
     bool chunk_bare_ = false;  // a bare CR or LF in the chunks so far
     bool chunk_cr_ = false;    // the last chunk ended in CR
     enum class Consulting { none, mail, rcpt } consulting_ = Consulting::none;
+    bool probing_ = false;  // a RCPT waits for on_probed()
     MailFrom pending_mail_;
     RcptTo pending_rcpt_;
 };

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "config/yaml_file.hpp"
 #include "policy/stages.hpp"
+#include "relay/route_check.hpp"
 #include "test_support.hpp"
 
 using namespace haineko;
@@ -101,4 +102,21 @@ TEST(InboundTable, ErrorsNameTheFileAndLine) {
     EXPECT_EQ(config_error(options_for(dir)).rfind(path + ":2:", 0), 0u);
     dir.write("etc/inbound", "example.jp:\n  port: 'x'\n");
     EXPECT_NE(config_error(options_for(dir)).find("port"), std::string::npos);
+}
+
+TEST(InboundTable, LmtpRoutesAndTheirChecks) {
+    TempDir dir;
+    dir.write("etc/inbound",
+              "example.jp:\n  mailer: 'LMTP'\n  recipients: 'backend'\n"
+              "example.net:\n  mailer: 'LMTP'\n  socket: 'run/lmtp'\n"
+              "example.org:\n  mailer: 'File'\n  recipients: 'backend'\n");
+    auto c = load_config(options_for(dir));
+    EXPECT_EQ(c->inbound.at("example.jp").route.port, 24);  // LMTP's own port (RFC 2033 gives none; 24 is usual)
+    EXPECT_EQ(c->inbound.at("example.net").route.socket, dir.path() + "/run/lmtp");
+    EXPECT_EQ(inbound_domain(*c, "Neko@Example.NET"), &c->inbound.at("example.net"));
+    EXPECT_EQ(inbound_domain(*c, "neko@elsewhere.example"), nullptr);
+    const auto problems = route_problems(*c);
+    ASSERT_EQ(problems.size(), 1u);  // only the File route cannot be asked about its recipients
+    EXPECT_NE(problems[0].find("inbound route 'example.org'"), std::string::npos) << problems[0];
+    EXPECT_NE(problems[0].find("ESMTP or LMTP"), std::string::npos) << problems[0];
 }

@@ -194,3 +194,24 @@ TEST(SmtpdSession, BdatChunks) {
     EXPECT_EQ(s.message(), "x\r\n");
     EXPECT_EQ(s.on_line("BDAT nine").next, Session::Next::close);
 }
+
+TEST(SmtpdSession, ABackendRecipientWaitsForTheProbe) {
+    SessionPolicy p = policy();
+    p.rcpt_needs_probe = [](const std::string& rcpt) { return rcpt.ends_with("@backend.example"); };
+    Session s(settings(), p);
+    s.on_line("EHLO client.example.net");
+    s.on_line("MAIL FROM:<a@example.jp>");
+    EXPECT_EQ(code_of(s.on_line("RCPT TO:<b@example.jp>")), "250");  // no probe for other domains
+    auto asked = s.on_line("RCPT TO:<ghost@backend.example>");
+    EXPECT_EQ(asked.next, Session::Next::probe);
+    EXPECT_EQ(asked.answer, "");
+    EXPECT_EQ(s.probed_rcpt(), "ghost@backend.example");
+    EXPECT_EQ(s.on_probed(Refusal{550, "5.1.1", "Recipient address rejected: User unknown"}).answer,
+              "550 5.1.1 Recipient address rejected: User unknown\r\n");
+    EXPECT_EQ(s.envelope().rcpts.size(), 1u);
+    EXPECT_EQ(code_of(s.on_probed(std::nullopt)), "503");  // nothing is being asked now
+    s.on_line("RCPT TO:<mike@backend.example>");
+    EXPECT_EQ(code_of(s.on_probed(std::nullopt)), "250");
+    ASSERT_EQ(s.envelope().rcpts.size(), 2u);
+    EXPECT_EQ(s.envelope().rcpts[1].address, "mike@backend.example");
+}
