@@ -178,6 +178,7 @@ struct PluginFile {
     bool on_error_cont = false;       // on_error: cont (else denysoft)
     double timeout = 30;              // seconds for one hook call, its waits included
     long long max_instructions = 10'000'000;
+    std::string output;               // the file haineko.output() appends to ("" for none)
     std::string origin;               // "etc/plugins:LINE", for messages
 };
 

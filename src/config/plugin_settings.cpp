@@ -52,7 +52,7 @@ double timeout_of(const Reader& r) {
     return v;
 }
 
-void read_plugin_yaml(PluginFile& p, const std::string& path) {
+void read_plugin_yaml(PluginFile& p, const std::string& path, const std::string& root) {
     auto doc = load_yaml_file(path);
     if (!doc) return;
     if (!doc->IsMap()) throw ConfigError(path, line_of(*doc), "a plugin's settings are a mapping");
@@ -62,6 +62,8 @@ void read_plugin_yaml(PluginFile& p, const std::string& path) {
     p.on_error_cont = on_error == "cont";
     p.timeout = timeout_of(r);
     p.max_instructions = r.integer("max_instructions", 10'000'000, 1000, 10'000'000'000LL);
+    p.output = r.text("output", "");
+    if (!p.output.empty() && p.output[0] != '/') p.output = root + "/" + p.output;
     p.config = yaml_to_json(*doc).as_object();
 }
 
@@ -77,7 +79,7 @@ PluginFile plugin_named(const Config& config, const std::string& name, const std
         p.path = own;
         p.code = read_plugin_file(own, list_path, line);
     }
-    read_plugin_yaml(p, config.options.root + "/etc/plugins.d/" + name + ".yaml");
+    read_plugin_yaml(p, config.options.root + "/etc/plugins.d/" + name + ".yaml", config.options.root);
     return p;
 }
 
@@ -120,7 +122,8 @@ boost::json::object plugins_conf_json(const Config& config) {
                                            {"file", p.path.empty() ? "(bundled)" : p.path},
                                            {"on_error", p.on_error_cont ? "cont" : "denysoft"},
                                            {"timeout", p.timeout},
-                                           {"max_instructions", p.max_instructions}});
+                                           {"max_instructions", p.max_instructions},
+                                           {"output", p.output.empty() ? boost::json::value(nullptr) : boost::json::value(p.output)}});
     return boost::json::object{{"memory_mb", config.plugins.memory_mb}, {"list", std::move(list)}};
 }
 

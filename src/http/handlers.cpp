@@ -169,12 +169,14 @@ boost::asio::awaitable<Response> submit(const Request& r, const Peer& peer, cons
     }
     if (!checked.ready_to_relay()) {
         Response res = answer(checked.http_status, checked.submission, checked.replies);
-        co_await plugins.disconnect();
+        const std::string outcome = "refused";
+        co_await plugins.disconnect(outcome);
         co_return res;
     }
 
     std::vector<Reply> relayed = co_await relay_now(checked.submission, config, mailers, plugins);
-    co_await plugins.disconnect();
+    const std::string outcome = "relayed";
+    co_await plugins.disconnect(outcome);
     std::vector<Reply> replies = std::move(checked.replies);
     for (auto& reply : relayed) replies.push_back(std::move(reply));
     co_return answer(200, checked.submission, replies);

@@ -236,7 +236,8 @@ boost::asio::awaitable<Response> post_message(const Request& r, const Config& co
     if (auto* problem = std::get_if<V1Problem>(&read)) co_return v1_error(*problem, r);
     plugin::Session plugins(caller.peer->plugins, http_conn_facts(caller));
     Response res = co_await accept_message(r, config, q, caller, std::get<V1Message>(read), key, plugins);
-    co_await plugins.disconnect();  // after the answer is made, as the contract says
+    const std::string outcome = res.result_int() == 202 ? "queued" : "refused";
+    co_await plugins.disconnect(outcome);  // after the answer is made, as the contract says
     co_return res;
 }
 

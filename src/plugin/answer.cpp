@@ -5,7 +5,7 @@ namespace haineko::plugin {
 const char* hook_name(Hook h) {
     static const char* const names[kHookCount] = {"connect", "ehlo",      "auth",     "mail",      "rcpt",
                                                   "data",    "data_post", "queue",    "disconnect", "get_route",
-                                                  "delivered", "deferred", "bounce"};
+                                                  "delivered", "deferred", "bounce", "reset_transaction"};
     return names[static_cast<int>(h)];
 }
 

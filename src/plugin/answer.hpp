@@ -9,12 +9,22 @@ namespace haineko::plugin {
 enum class Answer { cont, ok, deny, denysoft, deny_disconnect, denysoft_disconnect };
 
 // The stages and delivery hooks, named as outside Lua ("rcpt", "data_post").
+// reset_transaction (Haraka's name) is ours beyond the contract: a transaction is over.
 enum class Hook { connect, ehlo, auth, mail, rcpt, data, data_post, queue, disconnect,
-                  get_route, delivered, deferred, bounce };
-constexpr int kHookCount = 13;
+                  get_route, delivered, deferred, bounce, reset_transaction };
+constexpr int kHookCount = 14;
 
 const char* hook_name(Hook h);
 const char* answer_name(Answer a);  // "cont", "ok", "deny", ... (the metrics' result label)
+
+// One plugin's answer to one hook call of a transaction, for hook_reset_transaction's
+// txn.results.
+struct HookAnswer {
+    std::string plugin;
+    Hook hook;
+    Answer answer;
+    std::string text;
+};
 
 struct Result {
     Answer answer = Answer::cont;

@@ -8,6 +8,7 @@
 
 #include "core/text.hpp"
 #include "plugin/call.hpp"
+#include "plugin/output_files.hpp"
 #include "plugin/plugin_metrics.hpp"
 
 namespace haineko::plugin {
@@ -41,6 +42,27 @@ int log_line(lua_State* L) {
     const std::string id = c && !c->queue_id.empty() ? " queueid=" + c->queue_id : "";
     spdlog::log(Level, "plugin={}{} {}", plugin, id, text);
     return 0;
+}
+
+constexpr std::size_t kMaxOutputLine = 65536;
+
+// haineko.output(line): one line to the plugin's own file; true, or false when dropped.
+int output_line(lua_State* L) {
+    const CallState* c = LuaState::call_of(L);
+    std::size_t len = 0;
+    const char* s = luaL_checklstring(L, 1, &len);
+    if (!c || c->output.empty())
+        return luaL_error(L, "haineko.output: no file; set output: in etc/plugins.d/%s.yaml", c ? c->plugin.c_str() : "NAME");
+    if (len > kMaxOutputLine) return luaL_error(L, "haineko.output: a line is at most 65536 octets");
+    bool kept = false;
+    {
+        std::string line(s, len);
+        for (char& ch : line)
+            if (ch == '\n' || ch == '\r') ch = ' ';  // one call, one line
+        kept = OutputFiles::get().append(c->output, std::move(line));
+    }
+    lua_pushboolean(L, kept);
+    return 1;
 }
 
 int sleep_for(lua_State* L) {
@@ -132,6 +154,8 @@ void push_api(lua_State* L) {
     }
     lua_pushcfunction(L, sleep_for);
     lua_setfield(L, -2, "sleep");
+    lua_pushcfunction(L, output_line);
+    lua_setfield(L, -2, "output");
     set_functions(L, "log", {{"info", log_line<spdlog::level::info>},
                              {"warn", log_line<spdlog::level::warn>},
                              {"error", log_line<spdlog::level::err>}});

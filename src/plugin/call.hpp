@@ -16,6 +16,7 @@ namespace haineko::plugin {
 
 struct CallState {
     std::string plugin;    // whose hook runs (for haineko.log)
+    std::string output;    // the plugin's output file (haineko.output), "" for none
     std::string queue_id;  // the transaction's queue id, "" before MAIL
     Hook hook = Hook::connect;
     bool loading = false;  // the plugin's chunk or register(): waits are refused

@@ -107,7 +107,8 @@ void seal_strings(lua_State* L) {
 
 const char* const kHookFields[kHookCount] = {
     "hook_connect", "hook_ehlo",  "hook_auth",       "hook_mail",      "hook_rcpt",     "hook_data",  "hook_data_post",
-    "hook_queue",   "hook_disconnect", "hook_get_route", "hook_delivered", "hook_deferred", "hook_bounce"};
+    "hook_queue",   "hook_disconnect", "hook_get_route", "hook_delivered", "hook_deferred", "hook_bounce",
+    "hook_reset_transaction"};
 
 }  // namespace
 
@@ -233,6 +234,7 @@ bool Host::settled(const Loaded& p, const Result& r, std::chrono::steady_clock::
 CallState Host::call_for(const Loaded& p, Hook h, const std::string& queue_id) {
     CallState call;
     call.plugin = p.file.name;
+    call.output = p.file.output;
     call.queue_id = queue_id;
     call.hook = h;
     call.budget = p.file.max_instructions;
@@ -256,7 +258,8 @@ asio::awaitable<void> Host::run_value(Hook h, const std::string& queue_id, const
 }
 
 asio::awaitable<Result> Host::run(Hook h, const std::string& queue_id, const PushArgs& args,
-                                  const std::function<void(const std::string&)>* after) {
+                                  const std::function<void(const std::string&)>* after,
+                                  std::vector<HookAnswer>* answers) {
     const int index = static_cast<int>(h);
     for (const Loaded& p : plugins_) {
         if (p.hooks[index] == LUA_NOREF) continue;
@@ -272,6 +275,7 @@ asio::awaitable<Result> Host::run(Hook h, const std::string& queue_id, const Pus
         }
         PluginMetrics::get().result(p.file.name, hook_name(h), answer_name(r.answer));
         if (after && *after) (*after)(p.file.name);
+        if (answers) answers->push_back(HookAnswer{p.file.name, h, r.answer, r.failure.empty() ? r.text : r.failure});
         if (r.answer != Answer::cont) co_return r;
     }
     Result none;

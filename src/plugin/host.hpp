@@ -48,7 +48,8 @@ public:
     // after (if not null) runs after each plugin's hook with that plugin's name, so that the
     // caller can tell who changed what.
     boost::asio::awaitable<Result> run(Hook h, const std::string& queue_id, const PushArgs& args,
-                                       const std::function<void(const std::string&)>* after = nullptr);
+                                       const std::function<void(const std::string&)>* after = nullptr,
+                                       std::vector<HookAnswer>* answers = nullptr);
 
     // A hook whose plugins return values (get_route) or nothing that counts (delivered,
     // deferred, bounce): each plugin's return goes to values until it decides. Failures

@@ -59,6 +59,7 @@ Session::Session(std::shared_ptr<Host> host, const ConnFacts& f) : host_(std::mo
 Session::~Session() {
     if (!host_) return;
     end_transaction();
+    luaL_unref(host_->state().get(), LUA_REGISTRYINDEX, ended_.txn);  // never seen: the session was cut short
     luaL_unref(host_->state().get(), LUA_REGISTRYINDEX, conn_);
 }
 
@@ -68,7 +69,60 @@ void Session::note(const Result& r, const char* answer, std::string text) {
     events_.push_back(PluginEvent{r.plugin, hook_name(r.hook), answer, text.empty() ? r.text : std::move(text)});
 }
 
+std::vector<HookAnswer>* Session::recording(Hook h) {
+    if (!watches(Hook::reset_transaction) || h == Hook::reset_transaction || h == Hook::disconnect) return nullptr;
+    const bool conn_level = h == Hook::connect || h == Hook::ehlo || h == Hook::auth;
+    return conn_level ? &conn_answers_ : &txn_answers_;
+}
+
+namespace {
+
+// txn.results (every answer of the session's and the transaction's hooks, in order) and
+// txn.outcome, for hook_reset_transaction.
+void push_results(lua_State* L, const std::vector<HookAnswer>& conn, const std::vector<HookAnswer>& txn) {
+    lua_createtable(L, static_cast<int>(conn.size() + txn.size()), 0);
+    lua_Integer i = 0;
+    for (const auto* list : {&conn, &txn}) {
+        for (const HookAnswer& a : *list) {
+            lua_createtable(L, 0, 4);
+            push_string(L, a.plugin);
+            lua_setfield(L, -2, "plugin");
+            lua_pushstring(L, hook_name(a.hook));
+            lua_setfield(L, -2, "hook");
+            lua_pushstring(L, answer_name(a.answer));
+            lua_setfield(L, -2, "answer");
+            push_string(L, a.text);
+            lua_setfield(L, -2, "text");
+            lua_rawseti(L, -2, ++i);
+        }
+    }
+}
+
+}  // namespace
+
+asio::awaitable<void> Session::reset_ended() {
+    if (!host_ || ended_.txn == LUA_NOREF) co_return;
+    Ended ended = std::move(ended_);
+    ended_ = Ended{};
+    ended_.txn = LUA_NOREF;
+    lua_State* L = host_->state().get();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ended.txn);
+    push_results(L, conn_answers_, ended.answers);
+    lua_setfield(L, -2, "results");
+    push_string(L, ended.outcome);
+    lua_setfield(L, -2, "outcome");
+    lua_pop(L, 1);
+    const PushArgs args = [conn = conn_, txn = ended.txn](lua_State* co) {
+        lua_rawgeti(co, LUA_REGISTRYINDEX, conn);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, txn);
+        return 2;
+    };
+    (void)co_await host_->run(Hook::reset_transaction, ended.queue_id, args);
+    luaL_unref(L, LUA_REGISTRYINDEX, ended.txn);
+}
+
 asio::awaitable<Result> Session::run(Hook h, int extra_ref) {
+    if (ended_.txn != LUA_NOREF) co_await reset_ended();
     if (!watches(h)) co_return cont(h);
     const bool with_txn = txn_ != LUA_NOREF && h != Hook::connect && h != Hook::ehlo && h != Hook::auth &&
                           h != Hook::disconnect;
@@ -83,7 +137,8 @@ asio::awaitable<Result> Session::run(Hook h, int extra_ref) {
         lua_rawgeti(co, LUA_REGISTRYINDEX, extra_ref);
         return 3;
     };
-    co_return co_await host_->run(h, queue_id_, args);
+    auto* answers = recording(h);
+    co_return co_await host_->run(h, queue_id_, args, nullptr, answers);
 }
 
 asio::awaitable<Result> Session::connect() { co_return co_await run(Hook::connect, LUA_NOREF); }
@@ -96,6 +151,7 @@ asio::awaitable<Result> Session::ehlo(const std::string& verb, const std::string
     push_string(L, verb);
     push_string(L, name);
     host_->call_helper(L, 3, 0);
+    if (ended_.txn != LUA_NOREF) co_await reset_ended();
     if (!watches(Hook::ehlo)) co_return cont(Hook::ehlo);
     const int conn = conn_;
     const PushArgs args = [conn, &name](lua_State* co) {
@@ -103,7 +159,8 @@ asio::awaitable<Result> Session::ehlo(const std::string& verb, const std::string
         lua_pushlstring(co, name.data(), name.size());
         return 2;
     };
-    co_return co_await host_->run(Hook::ehlo, queue_id_, args);
+    auto* answers = recording(Hook::ehlo);
+    co_return co_await host_->run(Hook::ehlo, queue_id_, args, nullptr, answers);
 }
 
 asio::awaitable<Result> Session::auth(const std::string& user, const std::string& mechanism) {
@@ -121,7 +178,8 @@ asio::awaitable<Result> Session::auth(const std::string& user, const std::string
         lua_pushlstring(co, mechanism.data(), mechanism.size());
         return 3;
     };
-    Result r = co_await host_->run(Hook::auth, queue_id_, args);
+    auto* answers = recording(Hook::auth);
+    Result r = co_await host_->run(Hook::auth, queue_id_, args, nullptr, answers);
     if (r.refused()) {  // the AUTH is refused: the session is not authenticated
         host_->push_helper(L, "user");
         lua_rawgeti(L, LUA_REGISTRYINDEX, conn_);
@@ -190,7 +248,8 @@ asio::awaitable<Result> Session::rcpt(std::string& address, const Params& params
         note(who, "rewrite", before + " -> " + now);
         before = std::move(now);
     };
-    Result r = co_await host_->run(Hook::rcpt, queue_id_, args, &after);
+    auto* answers = recording(Hook::rcpt);
+    Result r = co_await host_->run(Hook::rcpt, queue_id_, args, &after, answers);
     address = address_field(L, pending_rcpt_);
     if (r.answer == Answer::ok) note(r, "ok");
     co_return r;
@@ -246,7 +305,8 @@ asio::awaitable<Result> Session::message_hook(Hook h, TxnMessage& m) {
         before = std::move(now);
         hold_before = std::move(hold_now);
     };
-    Result r = co_await host_->run(h, queue_id_, args, &after);
+    auto* answers = recording(h);
+    Result r = co_await host_->run(h, queue_id_, args, &after, answers);
     if (r.answer == Answer::ok) note(r, "ok");
     // What the hooks left, into m.
     host_->push_helper(L, "export");
@@ -279,8 +339,9 @@ asio::awaitable<Result> Session::message_hook(Hook h, TxnMessage& m) {
     co_return r;
 }
 
-asio::awaitable<void> Session::disconnect() {
-    end_transaction();
+asio::awaitable<void> Session::disconnect(const std::string& outcome) {
+    end_transaction(outcome);
+    co_await reset_ended();
     if (watches(Hook::disconnect)) (void)co_await run(Hook::disconnect, LUA_NOREF);
 }
 
@@ -293,9 +354,14 @@ void Session::only_rcpt(const std::string& address) {
     host_->call_helper(L, 2, 0);
 }
 
-void Session::end_transaction() {
+void Session::end_transaction(const std::string& outcome) {
     if (!host_) return;
     lua_State* L = host_->state().get();
+    if (txn_ != LUA_NOREF && watches(Hook::reset_transaction) && ended_.txn == LUA_NOREF) {
+        ended_ = Ended{txn_, queue_id_, outcome, std::move(txn_answers_)};
+        txn_ = LUA_NOREF;
+    }
+    txn_answers_.clear();
     luaL_unref(L, LUA_REGISTRYINDEX, txn_);
     luaL_unref(L, LUA_REGISTRYINDEX, pending_rcpt_);
     txn_ = pending_rcpt_ = LUA_NOREF;

@@ -71,9 +71,12 @@ public:
     boost::asio::awaitable<Result> data();
     boost::asio::awaitable<Result> data_post(TxnMessage& m);
     boost::asio::awaitable<Result> queue(TxnMessage& m);
-    boost::asio::awaitable<void> disconnect();
-    // The transaction is over (RSET, a new MAIL, a refused message, a commit).
-    void end_transaction();
+    // outcome: what became of an open transaction (see end_transaction).
+    boost::asio::awaitable<void> disconnect(const std::string& outcome = "disconnected");
+    // The transaction is over (RSET, a new MAIL, a refused message, a commit): outcome is
+    // "queued", "relayed", "refused", "discarded" or "reset", for hook_reset_transaction,
+    // which runs at the session's next hook (a loop cannot wait here).
+    void end_transaction(const std::string& outcome = "reset");
     // The transaction's recipients become this one alone (/submit: one copy per recipient).
     void only_rcpt(const std::string& address);
 
@@ -85,6 +88,9 @@ private:
     boost::asio::awaitable<Result> run(Hook h, int extra_ref);
     boost::asio::awaitable<Result> message_hook(Hook h, TxnMessage& m);
     void note(const Result& r, const char* answer, std::string text = {});
+    // Where this hook's answers are recorded (null when no plugin reads them).
+    std::vector<HookAnswer>* recording(Hook h);
+    boost::asio::awaitable<void> reset_ended();
 
     std::shared_ptr<Host> host_;
     int conn_ = -2;  // registry refs (LUA_NOREF)
@@ -92,6 +98,13 @@ private:
     int pending_rcpt_ = -2;
     std::string queue_id_;
     std::vector<PluginEvent> events_;
+    std::vector<HookAnswer> conn_answers_, txn_answers_;
+    // A transaction that is over, until hook_reset_transaction has seen it.
+    struct Ended {
+        int txn = -2;
+        std::string queue_id, outcome;
+        std::vector<HookAnswer> answers;
+    } ended_;
 };
 
 }  // namespace haineko::plugin

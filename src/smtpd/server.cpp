@@ -526,7 +526,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         }
         if (n.rcpts.empty()) {
             spdlog::info("queueid={} client={}:{} discarded: a plugin left no recipient", n.id, client.address, client.port);
-            plugins.end_transaction();
+            plugins.end_transaction("discarded");
             co_return session.on_committed(n.id);
         }
         if (!queue) {
@@ -546,7 +546,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         spdlog::info("queueid={} client={}:{}{} status=250 api=smtp from=<{}> to=<{}> size={}{}", n.id, client.address,
                      client.port, n.user.empty() ? "" : " user=" + loggable(n.user), loggable(n.mail), loggable(to),
                      n.body.size(), n.held ? " held=quarantine" : "");
-        plugins.end_transaction();
+        plugins.end_transaction("queued");
         co_return session.on_committed(n.id);
     }
 
@@ -554,7 +554,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                                         Session& session, plugin::Session& plugins) {
         spdlog::info("queueid={} client={}:{} refused by plugin {} at {}: {}", n.id, client.address, client.port,
                      r.plugin.empty() ? "-" : r.plugin, plugin::hook_name(r.hook), one_line(r.smtp_reply()));
-        plugins.end_transaction();
+        plugins.end_transaction("refused");
         return refused_by_plugin(r, session.on_filtered(r.smtp_reply()));
     }
 };

@@ -620,6 +620,42 @@ class Bundled(HainekoTestCase):
             folder = os.path.join(srv.root, "outbox-" + tenant.lower(), "*.eml")
             self.assertTrue(wait_for(lambda: glob.glob(folder), 10), "%s: %s" % (tenant, srv.stderr_text()[-1500:]))
 
+    def test_log_reader_writes_a_line_per_transaction(self):
+        etc, files = plugin_tree(plugins="rcpt_to.extension\nheaders.add\nlog.reader\n", settings_for="log.reader",
+                                 settings={"output": "log/transactions.jsonl"})
+        files["log/.keep"] = ""
+        srv = self.start_own_server(etc=etc, extra_files=files, smtp_listen=[{"mode": "relay"}])
+        resp = srv.request("POST", "/v1/messages", body=json.dumps(
+            {"from": "a@example.org", "to": ["neko-news@example.jp"], "subject": "s", "text": "t"}))
+        self.assertEqual(resp.status, 202, resp)
+        s = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10)
+        s.ehlo("client.example.org")
+        s.mail("b@example.org")
+        s.rcpt("tama@example.jp")
+        self.assertEqual(s.data(b"To: r@example.jp\r\nSubject: no from\r\n\r\nbody\r\n")[0], 550)
+        s.rset()
+        s.quit()
+        path = os.path.join(srv.root, "log", "transactions.jsonl")
+
+        def lines():
+            try:
+                with open(path) as f:
+                    return [json.loads(l) for l in f if l.strip()]
+            except OSError:
+                return []
+        self.assertTrue(wait_for(lambda: len(lines()) >= 2, 10), srv.stderr_text()[-1500:])
+        http, smtp = lines()[:2]
+        self.assertEqual((http["outcome"], http["queue_id"], http["client"]["mode"]), ("queued", resp.json["id"], "http"))
+        self.assertEqual(http["rcpt_to"], ["neko@example.jp"])
+        rewrite = [r for r in http["results"] if r["plugin"] == "rcpt_to.extension" and r["hook"] == "rcpt"]
+        self.assertEqual(len(rewrite), 1, http)
+        self.assertIn({"plugin": "headers.add", "hook": "data_post", "answer": "cont"}, http["results"])
+        self.assertEqual((smtp["outcome"], smtp["mail_from"], smtp["client"]["helo"]),
+                         ("refused", "b@example.org", "client.example.org"))
+        refusal = [r for r in smtp["results"] if r["answer"] == "deny"]
+        self.assertEqual(refusal[0]["plugin"], "headers.add")
+        self.assertIn("no From", refusal[0]["text"])
+
     def test_a_bad_separator_refuses_the_plugin(self):
         etc, files = plugin_tree(plugins="rcpt_to.extension\n",
                                  extra_files={"etc/plugins.d/rcpt_to.extension.yaml": {"separator": "ab"}})
