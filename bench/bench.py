@@ -14,6 +14,7 @@ import tempfile
 
 import harness
 import queue_scenarios
+import plugin_scenarios
 import smtp_scenarios
 import submit_scenarios
 
@@ -31,6 +32,7 @@ def main():
     p.add_argument("--queue", action="store_true", help="only the queued table")
     p.add_argument("--pg", action="store_true", help="the queued table also with the queue on PostgreSQL")
     p.add_argument("--smtp", action="store_true", help="only the SMTP intake table")
+    p.add_argument("--plugins", action="store_true", help="only the plugins table (inbound listener, Haraka)")
     p.add_argument("--smtp-messages", type=int, default=100000, help="smtp-source -m for Haineko and Haraka")
     p.add_argument("--postfix-smtp-messages", type=int, default=20000, help="smtp-source -m for Postfix")
     p.add_argument("--deep", type=int, default=0, help="queue this many messages with the sink down, then drain")
@@ -47,7 +49,7 @@ def main():
             return submit_scenarios.soak(args, workdir)
         if args.deep:
             return queue_scenarios.deep_queue(args, workdir)
-        only_one = args.submit or args.queue or args.smtp
+        only_one = args.submit or args.queue or args.smtp or args.plugins
         if args.submit or not only_one:
             rows = submit_scenarios.table(args, workdir)
             print(f"\n/submit: medians of {args.runs} run(s), {args.duration}s each, "
@@ -65,6 +67,11 @@ def main():
             smtp_scenarios.print_table(rows)
             opened, rss_kb = smtp_scenarios.thousand_sessions(args, workdir)
             print(f"Haineko with {opened} SMTP sessions open: peak RSS {rss_kb / 1024:.1f} MB")
+        if args.plugins or not only_one:
+            rows = plugin_scenarios.table(args, workdir)
+            print(f"\nplugins (smtp-source -d -s 64 -l 1024 into an inbound listener), {os.cpu_count()} cores")
+            smtp_scenarios.print_table(rows)
+            print(plugin_scenarios.hook_call(args))
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

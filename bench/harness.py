@@ -88,8 +88,13 @@ class Sink:
 class Haineko:
     """hainekoctl run on a fresh ROOT: the relay (mailertable default) points at a sink's port."""
 
-    def __init__(self, binary, workdir, sink_port, mailer="ESMTP", sessions=8, extra_cf=""):
+    def __init__(self, binary, workdir, sink_port, mailer="ESMTP", sessions=8, extra_cf="", files=None):
         self.root = tempfile.mkdtemp(dir=workdir)
+        for path, text in (files or {}).items():  # etc/inbound, plugins/…: relative to the root
+            full = os.path.join(self.root, path)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "w") as f:
+                f.write(text)
         etc = os.path.join(self.root, "etc")
         os.makedirs(etc)
         self.outbox = os.path.join(self.root, "outbox")

@@ -20,15 +20,13 @@
 #include "cli/setup_files.hpp"
 #include "config/config.hpp"
 #include "config/yaml_file.hpp"
-#include "core/log.hpp"
+#include "loops/log.hpp"
 #include "core/tls.hpp"
-#include "http/server.hpp"
-#include "queue/service.hpp"
 #include "plugin/host.hpp"
 #include "policy/password.hpp"
 #include "relay/route_check.hpp"
-#include "runtime/runtime.hpp"
-#include "smtpd/server.hpp"
+#include "loops/runtime.hpp"
+#include "runtime/server_process.hpp"
 
 namespace {
 
@@ -94,10 +92,6 @@ std::string self_path() {
     return ec ? std::string("hainekoctl") : p.string();
 }
 
-const char* tls_name(SmtpListener::Tls tls) {
-    return tls == SmtpListener::Tls::none ? "none" : tls == SmtpListener::Tls::starttls ? "starttls" : "implicit";
-}
-
 int serve(const ServerFlags& f, bool background) {
     Options options = server_options(f);
     std::shared_ptr<const Config> config;
@@ -130,25 +124,7 @@ int serve(const ServerFlags& f, bool background) {
     for (const auto& p : config->problems) spdlog::warn("{}", p);
     for (const auto& p : route_problems(*config)) spdlog::warn("{}", p);
     try {
-        Runtime runtime(options, config, f.threads);
-        // Without its queue the server still serves /submit as the original did; /v1
-        // answers 503 queue-unavailable, and the log says why once, at start.
-        std::unique_ptr<queue::QueueService> queue;
-        try {
-            queue = std::make_unique<queue::QueueService>(runtime, *config);
-        } catch (const std::exception& e) {
-            spdlog::error("the queue cannot be opened ({}); /v1 answers 503 until a restart", e.what());
-        }
-        HttpServer http(runtime, queue.get());
-        const unsigned short port = http.listen(f.host, static_cast<unsigned short>(f.port));
-        SmtpServer smtp(runtime, queue.get());
-        for (const auto& listener : config->smtp.listen) {
-            const unsigned short bound = smtp.listen(listener);
-            spdlog::info("SMTP listening on {} ({}, tls {}){}", listener.address.ends_with(":0") ? listener.host + ":" + std::to_string(bound) : listener.address,
-                         listener.mode_name(),
-                         tls_name(listener.tls),
-                         listener.origin == "--smtp" ? " from --smtp" : "");
-        }
+        ServerProcess server(options, config, f.threads, f.host, f.port);
         pid_t holder = 0;
         std::optional<PidFile> pid_file;
         try {
@@ -162,8 +138,9 @@ int serve(const ServerFlags& f, bool background) {
             spdlog::warn("the pid file {} is held by another server (pid {}); this one writes none", pid_path, holder);
         }
         spdlog::info("Haineko {} listening on {}:{} with {} event loop(s); root {}; config {}; node {}", HAINEKO_VERSION,
-                     f.host, port, runtime.loops().size(), options.root, config_source_text(*config), config->node_id);
-        return runtime.run([&] {
+                     f.host, server.http_port(), server.loops(), options.root, config_source_text(*config),
+                     config->node_id);
+        return server.run([&] {
             if (daemon) daemon->ready(::getpid());
         });
     } catch (const ListenError& e) {
@@ -196,8 +173,8 @@ int check(const ServerFlags& f) {
     }
     bool tls_wanted = false;
     for (const auto& l : config->smtp.listen) {
-        std::printf("smtp listener %s: %s, tls %s (%s)\n", l.address.c_str(), l.mode_name(),
-                    tls_name(l.tls), l.origin.c_str());
+        std::printf("smtp listener %s: %s, tls %s (%s)\n", l.address.c_str(), l.mode_name(), l.tls_name(),
+                    l.origin.c_str());
         tls_wanted = tls_wanted || l.tls != SmtpListener::Tls::none;
     }
     if (tls_wanted) {

@@ -138,6 +138,7 @@ struct SmtpListener {
     bool submission = false;  // mode: submission (AUTH before MAIL) or relay
     bool inbound = false;     // mode: inbound (anyone, for the domains of etc/inbound)
     const char* mode_name() const { return inbound ? "inbound" : submission ? "submission" : "relay"; }
+    const char* tls_name() const { return tls == Tls::none ? "none" : tls == Tls::starttls ? "starttls" : "implicit"; }
     Tls tls = Tls::none;
     std::string origin;  // FILE:LINE, or "--smtp"
     bool tls_given = false;  // the entry said tls (an inbound one offers STARTTLS otherwise)

@@ -122,7 +122,7 @@ boost::json::object smtp_conf_json(const Config& config) {
         listen.push_back(boost::json::object{
             {"address", l.address},
             {"mode", l.mode_name()},
-            {"tls", l.tls == SmtpListener::Tls::none ? "none" : l.tls == SmtpListener::Tls::starttls ? "starttls" : "implicit"}});
+            {"tls", l.tls_name()}});
     return {{"listen", std::move(listen)},
             {"tls_cert", s.tls_cert},
             {"tls_key", s.tls_key},

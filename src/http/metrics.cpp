@@ -15,7 +15,7 @@
 #include "queue/scheduler.hpp"
 #include "queue/service.hpp"
 #include "queue/store.hpp"
-#include "runtime/runtime.hpp"
+#include "loops/runtime.hpp"
 
 namespace haineko {
 namespace {

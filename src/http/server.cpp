@@ -7,7 +7,7 @@
 
 #include "http/handlers.hpp"
 #include "http/metrics.hpp"
-#include "runtime/live_connections.hpp"
+#include "loops/live_connections.hpp"
 #include "relay/mailer.hpp"
 
 namespace haineko {

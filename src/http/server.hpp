@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "runtime/runtime.hpp"
+#include "loops/runtime.hpp"
 
 namespace haineko {
 

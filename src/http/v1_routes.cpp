@@ -18,7 +18,7 @@
 #include "pipeline/http_play.hpp"
 #include "pipeline/plugin_stages.hpp"
 #include "plugin/session.hpp"
-#include "pipeline/smtp_message.hpp"
+#include "pipeline/acceptance_routes.hpp"
 #include "policy/stages.hpp"
 #include "queue/service.hpp"
 #include "relay/route_choice.hpp"

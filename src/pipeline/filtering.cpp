@@ -1,7 +1,7 @@
 #include "pipeline/filtering.hpp"
 
 #include "milter/changes.hpp"
-#include "pipeline/smtp_message.hpp"
+#include "pipeline/acceptance_routes.hpp"
 
 namespace haineko {
 

@@ -7,7 +7,7 @@
 
 #include "core/address.hpp"
 #include "message/entity.hpp"
-#include "pipeline/smtp_message.hpp"
+#include "pipeline/acceptance_routes.hpp"
 
 namespace haineko {
 

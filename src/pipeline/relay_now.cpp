@@ -6,7 +6,7 @@
 #include "pipeline/filtering.hpp"
 #include "pipeline/plugin_stages.hpp"
 #include "pipeline/submit_plugins.hpp"
-#include "pipeline/smtp_message.hpp"
+#include "pipeline/acceptance_routes.hpp"
 #include "relay/dispatch.hpp"
 
 namespace haineko {

@@ -110,7 +110,7 @@ Millis now_millis() {
 }
 
 Scheduler::Scheduler(asio::any_io_executor executor, Store& store, ConfigHolder& config, MailerSet& mailers,
-                     std::size_t capacity, LoopMetrics& metrics, PluginsNow plugins)
+                     std::size_t capacity, DeliveryMetrics& metrics, PluginsNow plugins)
     : executor_(executor), store_(store), config_(config), mailers_(mailers), metrics_(metrics),
       plugins_(std::move(plugins)),
       capacity_(std::max<std::size_t>(capacity, 1)),
@@ -196,7 +196,7 @@ asio::awaitable<void> Scheduler::attempt(std::vector<DueRecipient> due) {
             for (const auto& [mailer, status] : tally) {
                 metrics_.count_delivery(mailer, std::string(name_of(status)));
                 if (status == RcptStatus::delivered)
-                    metrics_.delivery_latency.observe(static_cast<double>(now - due.front().created_at) / 1000.0);
+                    metrics_.delivered_after(static_cast<double>(now - due.front().created_at) / 1000.0);
             }
             if (reports_queued) wake();
             if (auto host = plugins_ ? plugins_() : nullptr) co_await tell_plugins(*host, *message, due, kept);

@@ -22,7 +22,7 @@
 #include "config/config.hpp"
 #include "queue/records.hpp"
 #include "queue/store.hpp"
-#include "runtime/loop_metrics.hpp"
+#include "queue/delivery_metrics.hpp"
 
 namespace haineko {
 class MailerSet;
@@ -41,7 +41,7 @@ public:
     // delivery hooks.
     using PluginsNow = std::function<std::shared_ptr<plugin::Host>()>;
     Scheduler(boost::asio::any_io_executor executor, Store& store, ConfigHolder& config, MailerSet& mailers,
-              std::size_t capacity, LoopMetrics& metrics, PluginsNow plugins = {});
+              std::size_t capacity, DeliveryMetrics& metrics, PluginsNow plugins = {});
 
     void start();  // on the loop
     void wake();   // from any thread: look for due work now
@@ -69,7 +69,7 @@ private:
     Store& store_;
     ConfigHolder& config_;
     MailerSet& mailers_;
-    LoopMetrics& metrics_;
+    DeliveryMetrics& metrics_;
     PluginsNow plugins_;
     std::size_t capacity_;
     std::size_t room() const;  // recipients this loop may claim now

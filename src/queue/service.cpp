@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "plugin/services.hpp"
 #include "relay/mailer.hpp"
 
 namespace haineko::queue {
@@ -19,32 +20,29 @@ std::unique_ptr<Store> open_store(const Config& config) {
     return open_sqlite_store(StoreOptions{config.queue.path, "", ""});
 }
 
-QueueService::QueueService(Runtime& runtime, const Config& config) : store_(open_store(config)) {
-    auto& loops = runtime.loops();
+QueueService::QueueService(const std::vector<QueueLoop>& loops, ConfigHolder& holder, const Config& config)
+    : store_(open_store(config)) {
     const std::size_t share = (static_cast<std::size_t>(config.queue.max_concurrency) + loops.size() - 1) / loops.size();
-    for (auto& loop : loops) {
-        // The delivery hooks run in the loop's plugin host for the configuration in force.
-        Scheduler::PluginsNow plugins = [&runtime, l = loop.get()] { return plugins_for(*l, runtime.config().get()); };
-        auto scheduler = std::make_unique<Scheduler>(loop->ctx.get_executor(), *store_, runtime.config(), *loop->mailers,
-                                                     share, loop->metrics, std::move(plugins));
+    for (const QueueLoop& loop : loops) {
+        auto scheduler = std::make_unique<Scheduler>(loop.ctx->get_executor(), *store_, holder, *loop.mailers, share,
+                                                     *loop.metrics, loop.plugins);
         Scheduler* s = scheduler.get();
-        boost::asio::post(loop->ctx, [s] { s->start(); });
-        loop->on_stop.push_back([s] { s->stop(); });
+        boost::asio::post(*loop.ctx, [s] { s->start(); });
+        loop.on_stop->push_back([s] { s->stop(); });
         schedulers_.push_back(std::move(scheduler));
     }
-    Loop& first = *loops.front();
-    webhooks_ = std::make_unique<WebhookSender>(first.ctx.get_executor(), *store_, runtime.config(),
-                                                first.mailers->web());
+    const QueueLoop& first = loops.front();
+    webhooks_ = std::make_unique<WebhookSender>(first.ctx->get_executor(), *store_, holder, first.mailers->web());
     WebhookSender* w = webhooks_.get();
-    boost::asio::post(first.ctx, [w] { w->start(); });
-    first.on_stop.push_back([w] { w->stop(); });
+    boost::asio::post(*first.ctx, [w] { w->start(); });
+    first.on_stop->push_back([w] { w->stop(); });
     store_->on_new_work([this] { wake(); });
     kv_ = std::make_unique<StoreKv>(*store_);
-    for (auto& loop : loops) loop->plugin_services.kv = kv_.get();
-    kv_sweeper_ = std::make_unique<KvSweeper>(first.ctx.get_executor(), *store_);
+    for (const QueueLoop& loop : loops) loop.plugin_services->kv = kv_.get();
+    kv_sweeper_ = std::make_unique<KvSweeper>(first.ctx->get_executor(), *store_);
     KvSweeper* sweeper = kv_sweeper_.get();
-    boost::asio::post(first.ctx, [sweeper] { sweeper->start(); });
-    first.on_stop.push_back([sweeper] { sweeper->stop(); });
+    boost::asio::post(*first.ctx, [sweeper] { sweeper->start(); });
+    first.on_stop->push_back([sweeper] { sweeper->stop(); });
 }
 
 QueueService::~QueueService() {

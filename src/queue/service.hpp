@@ -9,15 +9,31 @@
 #include "queue/scheduler.hpp"
 #include "queue/store.hpp"
 #include "queue/webhooks.hpp"
-#include "runtime/runtime.hpp"
+
+namespace haineko {
+class MailerSet;
+namespace plugin {
+struct Services;
+}
+}  // namespace haineko
 
 namespace haineko::queue {
+
+// One event loop as the queue uses it; the runtime makes these from its loops.
+struct QueueLoop {
+    boost::asio::io_context* ctx = nullptr;
+    MailerSet* mailers = nullptr;
+    DeliveryMetrics* metrics = nullptr;
+    Scheduler::PluginsNow plugins;                  // the loop's plugins for the config in force
+    std::vector<std::function<void()>>* on_stop = nullptr;  // run on the loop at a stop
+    plugin::Services* plugin_services = nullptr;    // gets haineko.kv
+};
 
 class QueueService {
 public:
     // Opens the configured store (throws StoreUnavailable, naming the file). The default
     // directory ROOT/var is made when missing; a configured one must exist.
-    QueueService(Runtime& runtime, const Config& config);
+    QueueService(const std::vector<QueueLoop>& loops, ConfigHolder& holder, const Config& config);
     ~QueueService();
 
     Store& store() { return *store_; }

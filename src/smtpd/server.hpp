@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "config/config.hpp"
-#include "runtime/runtime.hpp"
+#include "loops/runtime.hpp"
 
 namespace haineko {
 

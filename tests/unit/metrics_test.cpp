@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "http/metrics.hpp"
-#include "runtime/loop_metrics.hpp"
+#include "loops/loop_metrics.hpp"
 
 using namespace haineko;
 

@@ -4,7 +4,7 @@
 #include "config/config.hpp"
 #include "config/smtp_settings.hpp"
 #include "config/yaml_file.hpp"
-#include "pipeline/smtp_message.hpp"
+#include "smtpd/new_message.hpp"
 #include "test_support.hpp"
 
 using namespace haineko;

@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "queue/delivery_metrics.hpp"
+
 namespace haineko {
 
 // A cumulative histogram with fixed upper bounds (Prometheus' "le").
@@ -21,7 +23,7 @@ struct Histogram {
     void add(const Histogram& other);
 };
 
-struct LoopMetrics {
+struct LoopMetrics final : queue::DeliveryMetrics {
     // (endpoint, status) -> requests answered
     std::map<std::pair<std::string, int>, std::uint64_t> http_requests;
     // (mailer, result) -> recipients; result is delivered, deferred or bounced
@@ -32,7 +34,8 @@ struct LoopMetrics {
     std::map<std::string, std::uint64_t> smtp_messages;
 
     void count_http(std::string endpoint, int status) { ++http_requests[{std::move(endpoint), status}]; }
-    void count_delivery(const std::string& mailer, const std::string& result) { ++deliveries[{mailer, result}]; }
+    void count_delivery(const std::string& mailer, const std::string& result) override { ++deliveries[{mailer, result}]; }
+    void delivered_after(double seconds) override { delivery_latency.observe(seconds); }
     void count_smtp(const std::string& result) { ++smtp_messages[result]; }
     void add(const LoopMetrics& other);
 };

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "pipeline/acceptance_routes.hpp"
 #include "queue/records.hpp"
 #include "smtpd/session.hpp"
 
@@ -26,10 +27,6 @@ struct SmtpArrival {
 
 // "from HELO ([ADDR]) ... by HOST (Haineko) with ESMTPSA id ID for <RCPT>; DATE", folded.
 std::string received_field(const Config& config, const SmtpArrival& arrival, const smtpd::Envelope& envelope);
-
-// Each recipient's route as the queue records it at acceptance (for MX, the domain).
-std::vector<queue::RouteFacts> routes_at_acceptance(const Config& config, const std::string& mail,
-                                                    const std::vector<std::string>& rcpts);
 
 // The message as the queue keeps it, with the fields above added.
 queue::NewMessage smtp_new_message(const Config& config, const SmtpArrival& arrival, const smtpd::Envelope& envelope,

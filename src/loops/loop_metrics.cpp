@@ -1,4 +1,4 @@
-#include "runtime/loop_metrics.hpp"
+#include "loops/loop_metrics.hpp"
 
 namespace haineko {
 

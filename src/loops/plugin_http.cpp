@@ -3,7 +3,7 @@
 #include <boost/url.hpp>
 
 #include "relay/https/client.hpp"
-#include "runtime/plugin_dns.hpp"
+#include "loops/plugin_dns.hpp"
 
 namespace haineko {
 

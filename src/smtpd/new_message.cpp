@@ -1,4 +1,4 @@
-#include "pipeline/smtp_message.hpp"
+#include "smtpd/new_message.hpp"
 
 #include <chrono>
 #include <set>
@@ -7,7 +7,6 @@
 #include "message/builder.hpp"
 #include "message/compose.hpp"
 #include "message/entity.hpp"
-#include "relay/route_choice.hpp"
 
 namespace haineko {
 
@@ -50,16 +49,6 @@ std::string received_field(const Config& config, const SmtpArrival& a, const smt
     if (envelope.rcpts.size() == 1) f += "\r\n\tfor <" + envelope.rcpts.front().address + ">";
     f += "; " + rfc5322_date(time_of(a.at)) + "\r\n";
     return f;
-}
-
-std::vector<queue::RouteFacts> routes_at_acceptance(const Config& config, const std::string& mail,
-                                                    const std::vector<std::string>& rcpts) {
-    std::vector<queue::RouteFacts> routes;
-    for (const auto& rcpt : rcpts) {
-        const Route& route = choose_route(config, mail, rcpt);
-        routes.push_back(queue::RouteFacts{route.mailer, route.mailer == "MX" ? domain_of(rcpt) : route.host, route.port});
-    }
-    return routes;
 }
 
 queue::NewMessage smtp_new_message(const Config& config, const SmtpArrival& a, const smtpd::Envelope& envelope,

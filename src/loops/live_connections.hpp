@@ -6,7 +6,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "runtime/runtime.hpp"
+#include "loops/runtime.hpp"
 
 namespace haineko {
 

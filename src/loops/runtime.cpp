@@ -1,7 +1,7 @@
-#include "runtime/runtime.hpp"
+#include "loops/runtime.hpp"
 
 #include "plugin/host.hpp"
-#include "runtime/plugin_dns.hpp"
+#include "loops/plugin_dns.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "core/blocking.hpp"
-#include "core/log.hpp"
+#include "loops/log.hpp"
 #include "core/tls.hpp"
 #include "relay/mailer.hpp"
 #include "relay/route_check.hpp"

@@ -1,6 +1,6 @@
 // haineko.dns on the loop's resolver (the one the MX mailer uses): runtime/ joins the two
 // rooms, which do not know each other.
-#include "runtime/plugin_dns.hpp"
+#include "loops/plugin_dns.hpp"
 
 #include "relay/dns/resolver.hpp"
 

@@ -1,4 +1,4 @@
-#include "core/log.hpp"
+#include "loops/log.hpp"
 
 #include <boost/asio/post.hpp>
 #include <spdlog/sinks/base_sink.h>

@@ -14,7 +14,7 @@
 
 #include "config/config.hpp"
 #include "plugin/services.hpp"
-#include "runtime/loop_metrics.hpp"
+#include "loops/loop_metrics.hpp"
 
 namespace haineko {
 

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "plugin/host.hpp"
-#include "runtime/runtime.hpp"
+#include "loops/runtime.hpp"
 
 namespace haineko {
 
