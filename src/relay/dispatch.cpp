@@ -1,9 +1,8 @@
 #include "relay/dispatch.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -82,6 +81,28 @@ Reply mailer_failure(const std::exception& e) {
     return reply;
 }
 
+namespace {
+
+// The recipients of one submission, shared by its workers (all on one loop: no locks).
+struct Fanout {
+    const Submission& s;
+    const BuiltMessage& m;
+    const Config& config;
+    MailerSet& mailers;
+    std::vector<Reply>& replies;
+    std::size_t next = 0;
+};
+
+// One worker: takes the next recipient until none is left.
+asio::awaitable<void> fanout_worker(Fanout& f) {
+    while (f.next < f.replies.size()) {
+        const std::size_t i = f.next++;
+        f.replies[i] = co_await deliver_one(f.s, f.m, f.config, f.mailers, f.s.rcpt[i]);
+    }
+}
+
+}  // namespace
+
 asio::awaitable<std::vector<Reply>> relay_submission(const Submission& s, const BuiltMessage& m, const Config& config,
                                                      MailerSet& mailers) {
     const size_t count = s.rcpt.size();
@@ -94,27 +115,15 @@ asio::awaitable<std::vector<Reply>> relay_submission(const Submission& s, const 
     long long configured = config.smtpd.max_workers.valid ? config.smtpd.max_workers.value : 4;
     size_t workers = static_cast<size_t>(std::clamp<long long>(configured, 1, 64));
     workers = std::min(workers, count);
-
-    // Workers pull the next recipient; the last one to finish wakes the caller by
-    // cancelling the timer it waits on. All of this runs on one loop: no locks needed.
-    size_t next = 0, running = workers;
-    asio::steady_timer done(executor, asio::steady_timer::time_point::max());
-    for (size_t w = 0; w < workers; ++w) {
-        asio::co_spawn(
-            executor,
-            [&]() -> asio::awaitable<void> {
-                while (next < count) {
-                    size_t i = next++;
-                    replies[i] = co_await deliver_one(s, m, config, mailers, s.rcpt[i]);
-                }
-                if (--running == 0) done.cancel();
-            },
-            asio::detached);
-    }
-    boost::system::error_code ec;
-    while (running > 0) {
-        co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
+    // max_workers workers pull the recipients; the group completes when all are done.
+    Fanout fanout{s, m, config, mailers, replies};
+    using Op = decltype(asio::co_spawn(executor, fanout_worker(fanout), asio::deferred));
+    std::vector<Op> ops;
+    for (size_t w = 0; w < workers; ++w) ops.push_back(asio::co_spawn(executor, fanout_worker(fanout), asio::deferred));
+    auto group = asio::experimental::make_parallel_group(std::move(ops));
+    auto [order, failures] = co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    for (const auto& failure : failures)
+        if (failure) std::rethrow_exception(failure);  // deliver_one answers every mailer failure itself
     co_return replies;
 }
 
