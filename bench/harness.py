@@ -96,7 +96,7 @@ class Haineko:
             with open(full, "w") as f:
                 f.write(text)
         etc = os.path.join(self.root, "etc")
-        os.makedirs(etc)
+        os.makedirs(etc, exist_ok=True)
         self.outbox = os.path.join(self.root, "outbox")
         os.makedirs(self.outbox)
         with open(os.path.join(etc, "haineko.cf"), "w") as f:

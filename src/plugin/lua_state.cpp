@@ -39,6 +39,9 @@ LuaState::LuaState(std::size_t cap_bytes) {
     L_ = lua_newstate(&LuaState::allocate, &memory_);
     if (!L_) throw std::bad_alloc();
     lua_atpanic(L_, panic);
+    // Most of what hooks make (conn and txn tables, strings) dies with its session: the
+    // generational collector frees it young, without sweeping the plugins' own tables.
+    lua_gc(L_, LUA_GCGEN, 0, 0);
     set_call(L_, nullptr);
 }
 

@@ -33,8 +33,10 @@ PluginMetrics& PluginMetrics::get() {
 }
 
 void PluginMetrics::result(const std::string& plugin, const char* hook, const char* result) {
+    const std::tuple<std::string_view, std::string_view, std::string_view> key{plugin, hook, result};
     std::lock_guard lock(mutex_);
-    results_[{plugin, hook, result}] += 1;
+    if (auto it = results_.find(key); it != results_.end()) ++it->second;
+    else results_[{plugin, hook, result}] += 1;
 }
 
 void PluginMetrics::error(const std::string& plugin, const char* hook) {
@@ -44,7 +46,9 @@ void PluginMetrics::error(const std::string& plugin, const char* hook) {
 
 void PluginMetrics::seconds(const std::string& plugin, double s) {
     std::lock_guard lock(mutex_);
-    Histogram& h = seconds_[plugin];
+    auto it = seconds_.find(std::string_view(plugin));
+    if (it == seconds_.end()) it = seconds_.emplace(plugin, Histogram{}).first;
+    Histogram& h = it->second;
     if (h.counts.empty()) h.counts.assign(kBucketCount, 0);
     std::size_t i = 0;
     while (i < kBucketCount && s > kBuckets[i]) ++i;

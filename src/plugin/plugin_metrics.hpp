@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -25,14 +26,15 @@ public:
 
 private:
     mutable std::mutex mutex_;
-    std::map<std::tuple<std::string, std::string, std::string>, double> results_;
+    // Transparent (std::less<>): a hook call finds its series without making strings.
+    std::map<std::tuple<std::string, std::string, std::string>, double, std::less<>> results_;
     std::map<std::pair<std::string, std::string>, double> errors_;
     struct Histogram {
         std::vector<double> counts;  // per bucket, not cumulative
         double sum = 0;
         double count = 0;
     };
-    std::map<std::string, Histogram> seconds_;
+    std::map<std::string, Histogram, std::less<>> seconds_;
     std::map<std::string, std::map<std::string, double>> custom_;
 };
 

@@ -53,6 +53,34 @@ Statement& event_insert(Db& db, const std::string& key_sql, Millis at, std::stri
     return st;
 }
 
+// The accepted event and the plugins' notes in one statement (one VM run for them all,
+// however many plugins rewrote the message); at most kRows rows a statement.
+void insert_acceptance_events(Db& db, const std::string& key_sql, std::optional<std::int64_t> key, const NewMessage& m) {
+    constexpr std::size_t kRows = 8;
+    struct Row {
+        std::string_view type;
+        std::optional<std::string> reply;
+    };
+    std::vector<Row> rows;
+    rows.push_back({"accepted", reply_column(std::nullopt)});
+    for (const auto& note : m.plugin_notes)  // the reply column carries the note (plugin_note_of, event_json.cpp)
+        rows.push_back({"plugin", reply_column(ReplyFacts{note.answer, note.hook, note.plugin, {note.text}, ""})});
+    for (std::size_t first = 0; first < rows.size(); first += kRows) {
+        const std::size_t n = std::min(kRows, rows.size() - first);
+        std::string sql = "INSERT INTO events(at, type, rcpt, reply, message) VALUES";
+        for (std::size_t i = 0; i < n; ++i) sql += std::string(i ? "," : "") + "(?, ?, NULL, ?, " + key_sql + ")";
+        auto& st = db.prepare(sql);
+        int param = 0;
+        for (std::size_t i = first; i < first + n; ++i) {
+            st.bind(++param, m.created_at);
+            st.bind(++param, rows[i].type);
+            st.bind(++param, rows[i].reply);
+            if (key) st.bind(++param, *key);
+        }
+        st.run();
+    }
+}
+
 }  // namespace
 
 std::optional<std::int64_t> insert_message(Db& db, const NewMessage& m, bool want_key) {
@@ -95,17 +123,7 @@ std::optional<std::int64_t> insert_message(Db& db, const NewMessage& m, bool wan
         if (key) rcpt.bind(10, *key);
         rcpt.run();
     }
-    auto& event = event_insert(db, key_sql, m.created_at, "accepted", std::nullopt, std::nullopt);
-    if (key) event.bind(5, *key);
-    event.run();
-    for (const auto& note : m.plugin_notes) {
-        // The event's reply column carries the note: its fields in the reply's places
-        // (read back by plugin_note_of, event_json.cpp).
-        auto& e = event_insert(db, key_sql, m.created_at, "plugin", std::nullopt,
-                               ReplyFacts{note.answer, note.hook, note.plugin, {note.text}, ""});
-        if (key) e.bind(5, *key);
-        e.run();
-    }
+    insert_acceptance_events(db, key_sql, key, m);
     return key;
 }
 
