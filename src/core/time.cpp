@@ -5,6 +5,11 @@
 
 namespace haineko {
 
+std::int64_t now_millis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 namespace {
 
 std::optional<int> digits(std::string_view text, size_t at, size_t count) {

@@ -8,6 +8,9 @@
 
 namespace haineko {
 
+// Now, in milliseconds since the Unix epoch (the wall clock, as the queue keeps time).
+std::int64_t now_millis();
+
 // Whole seconds, UTC, with a Z.
 std::string rfc3339(std::int64_t millis);
 

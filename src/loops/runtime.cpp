@@ -25,6 +25,13 @@
 namespace haineko {
 namespace {
 
+void set_stop_signals_blocked(bool blocked) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
+}
+
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -108,6 +115,11 @@ struct Runtime::Impl {
         // that write (EFBIG: answered 503 or 4xx), not kill the server with every request
         // in flight.
         ::signal(SIGXFSZ, SIG_IGN);
+        // Every thread made from here on (loops, stores, pools) is born with the stop and
+        // reload signals blocked; run() lets only its own thread take them, and blocks them
+        // again before the signal set goes and puts back their default action. So a SIGTERM
+        // during the teardown (systemd, an impatient operator) stays pending, not fatal.
+        set_stop_signals_blocked(true);
         tls->preload(config.get()->smtpd.tls_ca_file);
         if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
         if (threads <= 0) threads = 1;
@@ -303,6 +315,9 @@ struct Runtime::Impl {
         };
         wait_signal();
         for (auto& l : listeners) asio::co_spawn(first.ctx, accept_loop(*l), asio::detached);
+        struct Reblock {
+            ~Reblock() { set_stop_signals_blocked(true); }  // before `signals` goes (declared after it)
+        } reblock;
         if (on_ready) on_ready();
         std::vector<std::thread> workers;
         for (size_t i = 1; i < loops.size(); ++i)
@@ -311,6 +326,7 @@ struct Runtime::Impl {
                 l->ctx.run();
                 batch_log_lines_on(nullptr);
             });
+        set_stop_signals_blocked(false);  // this thread alone takes them, for the signal set
         batch_log_lines_on(&first.ctx);
         first.ctx.run();
         batch_log_lines_on(nullptr);
@@ -329,6 +345,7 @@ struct Runtime::Impl {
     // A client that never finishes its request must not keep the server from stopping.
     void start_watchdog() {
         watchdog = std::thread([this] {
+            set_stop_signals_blocked(true);  // made on the loop's thread, which takes them
             std::unique_lock lock(stop_mutex);
             if (!stopped_cv.wait_for(lock, kDrainLimit, [this] { return all_stopped; })) {
                 spdlog::warn("requests still in flight after {} s; stopping anyway", kDrainLimit.count());

@@ -105,10 +105,6 @@ RcptDsn dsn_of(const NewMessage& m, const std::string& rcpt) {
 
 }  // namespace
 
-Millis now_millis() {
-    return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 Scheduler::Scheduler(asio::any_io_executor executor, Store& store, ConfigHolder& config, MailerSet& mailers,
                      std::size_t capacity, DeliveryMetrics& metrics, PluginsNow plugins)
     : executor_(executor), store_(store), config_(config), mailers_(mailers), metrics_(metrics),

@@ -22,6 +22,7 @@
 #include "config/config.hpp"
 #include "queue/records.hpp"
 #include "queue/store.hpp"
+#include "core/time.hpp"
 #include "queue/delivery_metrics.hpp"
 
 namespace haineko {
@@ -83,7 +84,6 @@ private:
     std::mt19937_64 random_;
 };
 
-// Now, as the queue keeps time.
-Millis now_millis();
+using haineko::now_millis;  // core/time.hpp: now, as the queue keeps time
 
 }  // namespace haineko::queue

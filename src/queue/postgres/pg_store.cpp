@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/time.hpp"
 #include "queue/postgres/event_numbers.hpp"
 #include "queue/postgres/lease_calls.hpp"
 #include "queue/postgres/pg_schema.hpp"
@@ -27,11 +28,6 @@ constexpr Millis kLease = 60'000;
 constexpr auto kRenewEvery = std::chrono::seconds(10);
 // A dead node's leases are looked for this often (by the claims' clock), not at every claim.
 constexpr Millis kExpiredEvery = 5'000;
-
-Millis wall_millis() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 enum class Role { write, read, claim };
 
@@ -74,7 +70,7 @@ private:
             lock.unlock();
             try {
                 if (!db || !db->connected()) db = std::make_unique<postgres::Db>(url_);
-                postgres::renew_leases(*db, node_, wall_millis() + kLease);
+                postgres::renew_leases(*db, node_, now_millis() + kLease);
             } catch (const std::exception&) {
                 db.reset();  // the database is away: the next turn connects again
             }
@@ -136,7 +132,7 @@ std::unique_ptr<Store> open_postgres_store(const StoreOptions& options) {
         auto writer = std::make_unique<postgres::Db>(options.url);
         postgres::prepare_schema(*writer);
         // This node's claims from before a restart: nobody else will finish them.
-        sql::recover_in_flight(*writer, wall_millis(), options.node_id, "BEGIN");
+        sql::recover_in_flight(*writer, now_millis(), options.node_id, "BEGIN");
         postgres::number_events(*writer);
         auto reader = std::make_unique<postgres::Db>(options.url);
         sql::SqlStore::MoreWriters more{std::make_unique<postgres::Db>(options.url),

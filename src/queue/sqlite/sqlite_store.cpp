@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "core/time.hpp"
 #include "queue/sqlite/checkpointer.hpp"
 #include "queue/sql/delivery_calls.hpp"
 #include "queue/sql/sql_store.hpp"
@@ -16,11 +17,6 @@ namespace {
 namespace asio = boost::asio;
 using sql::Committer;
 using sql::Db;
-
-Millis now_millis() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 class SqliteStore final : public sql::SqlStore {
 public:
