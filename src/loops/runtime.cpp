@@ -99,7 +99,24 @@ struct Runtime::Impl {
     std::shared_ptr<std::atomic<std::size_t>> open_connections = std::make_shared<std::atomic<std::size_t>>(0);
     std::atomic<std::size_t> max_connections{0};
     std::atomic<bool> reload_queued{false};
-    std::atomic<int> reloads_in_flight{0};
+    // Reloads running on the blocking pool; the runtime waits for none before it goes.
+    struct InFlight {
+        std::mutex mutex;
+        std::condition_variable none_left;
+        int count = 0;
+        void begin() {
+            std::lock_guard lock(mutex);
+            ++count;
+        }
+        void end() {
+            std::lock_guard lock(mutex);
+            if (--count == 0) none_left.notify_all();
+        }
+        void wait_for_none() {
+            std::unique_lock lock(mutex);
+            none_left.wait(lock, [this] { return count == 0; });
+        }
+    } reloads_in_flight;
     std::atomic<bool> stopping{false};
     std::mutex reload_mutex;
     ReserveDescriptor reserve;
@@ -258,12 +275,12 @@ struct Runtime::Impl {
         // snapshot (and each loop's resolver settings) happens on them. Signals that come
         // while a reload waits to start share it: a storm of SIGHUPs is one or two reloads.
         if (reload_queued.exchange(true)) return;
-        ++reloads_in_flight;
+        reloads_in_flight.begin();
         asio::post(blocking_pool(), [this] {
             // The runtime waits for this before it goes (see run()).
             struct Done {
-                std::atomic<int>& n;
-                ~Done() { --n; }
+                InFlight& in_flight;
+                ~Done() { in_flight.end(); }
             } done{reloads_in_flight};
             reload_queued = false;
             std::lock_guard one_at_a_time(reload_mutex);
@@ -337,7 +354,7 @@ struct Runtime::Impl {
         }
         stopped_cv.notify_all();
         if (watchdog.joinable()) watchdog.join();
-        while (reloads_in_flight > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        reloads_in_flight.wait_for_none();
         spdlog::info("stopped");
         return 0;
     }
