@@ -6,13 +6,10 @@ plugin of its own that adds a header (queue/discard, nothing kept), in the same 
 `hook_bench`, one hook call into a plugin that returns CONT, timed in-process.
 """
 import os
-import signal
 import subprocess
-import tempfile
-import time
 
 from harness import Haineko, free_port, wait_for_count, wait_port
-from smtp_scenarios import HARAKA_VERSION, count_lines, haraka_install, row, smtp_source
+from smtp_scenarios import HARAKA_VERSION, count_lines, haraka_intake, row, smtp_source
 
 CONNECT_NOTE = """local P = {}
 function P.hook_connect(conn) conn.notes.seen = conn.remote.ip end
@@ -56,36 +53,9 @@ def haineko_inbound(args, workdir, plugins):
 
 
 def haraka_with_plugins(args, workdir):
-    binary = haraka_install()
-    inst = tempfile.mkdtemp(prefix="haraka-", dir=workdir)
-    subprocess.run([binary, "-i", inst], check=True, capture_output=True)
-    port = free_port()
-    config = os.path.join(inst, "config")
-    with open(os.path.join(config, "smtp.ini"), "w") as f:
-        f.write(f"listen=127.0.0.1:{port}\nnodes=2\n")
-    with open(os.path.join(config, "plugins"), "w") as f:
-        f.write("rcpt_to.in_host_list\nbench_header\nqueue/discard\n")
-    with open(os.path.join(config, "host_list"), "w") as f:
-        f.write("example.net\n")
-    with open(os.path.join(config, "log.ini"), "w") as f:
-        f.write("[main]\nlevel=warn\n")
-    os.makedirs(os.path.join(inst, "plugins"), exist_ok=True)
-    with open(os.path.join(inst, "plugins", "bench_header.js"), "w") as f:
-        f.write(HARAKA_HEADER)
-    env = dict(os.environ, YES_REALLY_DO_DISCARD="1")
-    log = open(os.path.join(inst, "haraka.log"), "wb")
-    proc = subprocess.Popen([binary, "-c", inst], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        wait_port(port, timeout=30)
-        time.sleep(1)  # both worker processes listening
-        elapsed = smtp_source(port, args.smtp_messages)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-        log.close()
-    return row(f"haraka {HARAKA_VERSION}, in_host_list + header plugin", args.smtp_messages, elapsed,
-               args.smtp_messages)
+    return haraka_intake(args, workdir, plugins=("rcpt_to.in_host_list", "bench_header"),
+                         own_plugins={"bench_header": HARAKA_HEADER},
+                         name=f"haraka {HARAKA_VERSION}, in_host_list + header plugin")
 
 
 def hook_call(args):

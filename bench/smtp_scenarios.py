@@ -99,8 +99,10 @@ def haraka_install():
     return binary
 
 
-def haraka_intake(args, workdir):
-    """Haraka 3.3.4: nodes=2, rcpt_to.in_host_list, queue/discard (nothing is kept)."""
+def haraka_intake(args, workdir, plugins=("rcpt_to.in_host_list",), own_plugins=None,
+                  name=f"haraka {HARAKA_VERSION} (queue/discard, nodes=2)"):
+    """Haraka 3.3.4: nodes=2, the plugins given (own_plugins: {NAME: JavaScript}), then
+    queue/discard (nothing is kept)."""
     binary = haraka_install()
     inst = tempfile.mkdtemp(prefix="haraka-", dir=workdir)
     subprocess.run([binary, "-i", inst], check=True, capture_output=True)
@@ -109,11 +111,15 @@ def haraka_intake(args, workdir):
     with open(os.path.join(config, "smtp.ini"), "w") as f:
         f.write(f"listen=127.0.0.1:{port}\nnodes=2\n")
     with open(os.path.join(config, "plugins"), "w") as f:
-        f.write("rcpt_to.in_host_list\nqueue/discard\n")
+        f.write("".join(p + "\n" for p in plugins) + "queue/discard\n")
     with open(os.path.join(config, "host_list"), "w") as f:
         f.write("example.net\n")
     with open(os.path.join(config, "log.ini"), "w") as f:
         f.write("[main]\nlevel=warn\n")
+    os.makedirs(os.path.join(inst, "plugins"), exist_ok=True)
+    for plugin, code in (own_plugins or {}).items():
+        with open(os.path.join(inst, "plugins", plugin + ".js"), "w") as f:
+            f.write(code)
     env = dict(os.environ, YES_REALLY_DO_DISCARD="1")
     log = open(os.path.join(inst, "haraka.log"), "wb")
     proc = subprocess.Popen([binary, "-c", inst], env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -126,7 +132,7 @@ def haraka_intake(args, workdir):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
         log.close()
-    return row(f"haraka {HARAKA_VERSION} (queue/discard, nodes=2)", args.smtp_messages, elapsed, args.smtp_messages)
+    return row(name, args.smtp_messages, elapsed, args.smtp_messages)
 
 
 def thousand_sessions(args, workdir, sessions=1000):

@@ -13,20 +13,19 @@ BODY = (b"From: someone@sender.example\r\nTo: neko@example.jp\r\nSubject: via lm
         b"hello from the inbound listener, with a body longer than the small quota\r\n")
 
 
-class InboundToDovecot(HainekoTestCase):
+class DovecotCase(HainekoTestCase):
+    """A Dovecot for the class (users: DovecotLmtp's), and a server whose inbound listener
+    takes the etc/inbound that inbound_table() makes for it."""
     start_server = False
+    users = {}
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.dovecot = DovecotLmtp({"neko@example.jp": None, "kijitora@example.jp": 10,
-                                   "mike@example.net": None, "tora@example.org": None})
-        lmtp = {"mailer": "LMTP", "host": "127.0.0.1", "port": cls.dovecot.port}
+        cls.dovecot = DovecotLmtp(cls.users)
         etc = {"haineko.cf": {"smtpd": {"hostname": HOSTNAME}, "smtp": {"greet_pause": 0},
                               "queue": {"min_backoff": 1, "max_backoff": 2}},
-               "inbound": {"example.jp": dict(lmtp, recipients=["neko", "kijitora"]),
-                           "example.net": dict(lmtp, recipients="backend"),
-                           "example.org": {"mailer": "LMTP", "socket": cls.dovecot.socket}}}
+               "inbound": cls.inbound_table()}
         cls.server = cls.make_server(etc=etc, smtp_listen=[{"mode": "inbound"}])
         cls.inbound = cls.server.smtp_ports[0]
 
@@ -34,6 +33,18 @@ class InboundToDovecot(HainekoTestCase):
     def tearDownClass(cls):
         super().tearDownClass()
         cls.dovecot.close()
+
+
+class InboundToDovecot(DovecotCase):
+    users = {"neko@example.jp": None, "kijitora@example.jp": 10, "mike@example.net": None,
+             "tora@example.org": None}
+
+    @classmethod
+    def inbound_table(cls):
+        lmtp = {"mailer": "LMTP", "host": "127.0.0.1", "port": cls.dovecot.port}
+        return {"example.jp": dict(lmtp, recipients=["neko", "kijitora"]),
+                "example.net": dict(lmtp, recipients="backend"),
+                "example.org": {"mailer": "LMTP", "socket": cls.dovecot.socket}}
 
     def session(self):
         return smtp_client(self, self.inbound, helo="mx.sender.example")
@@ -106,25 +117,15 @@ class InboundToDovecot(HainekoTestCase):
         s.quit()  # (example.net has no list: only Dovecot could have refused ghost)
 
 
-class BackendThatCannotBeAsked(HainekoTestCase):
+class BackendThatCannotBeAsked(DovecotCase):
     """The backend goes away: a recipient it confirmed within ten minutes is still taken (the
     answer is cached); one it never confirmed gets 451 4.4.3, and nothing is queued for it."""
-    start_server = False
+    users = {"mike@example.net": None}
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.dovecot = DovecotLmtp({"mike@example.net": None})
-        etc = {"haineko.cf": {"smtpd": {"hostname": HOSTNAME}, "smtp": {"greet_pause": 0}},
-               "inbound": {"example.net": {"mailer": "LMTP", "host": "127.0.0.1", "port": cls.dovecot.port,
-                                           "recipients": "backend", "timeout": 5}}}
-        cls.server = cls.make_server(etc=etc, smtp_listen=[{"mode": "inbound"}])
-        cls.inbound = cls.server.smtp_ports[0]
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.dovecot.close()
+    def inbound_table(cls):
+        return {"example.net": {"mailer": "LMTP", "host": "127.0.0.1", "port": cls.dovecot.port,
+                                "recipients": "backend", "timeout": 5}}
 
     def test_cached_then_temporary(self):
         s = smtp_client(self, self.inbound, helo="mx.sender.example")
