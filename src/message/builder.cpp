@@ -9,6 +9,7 @@
 #include "message/charset.hpp"
 #include "message/encoding.hpp"
 #include "message/header.hpp"
+#include "message/received.hpp"
 
 namespace haineko {
 namespace {
@@ -144,11 +145,7 @@ BuiltMessage build_message(const Submission& s, const Config& config) {
     const std::string& hostname = config.smtpd.hostname;
 
     std::string& a = m.head_before_to;
-    // RFC 5321 4.1.3 address literals: [192.0.2.1], [IPv6:2001:db8::1]
-    const std::string literal = s.client.address.find(':') == std::string::npos ? s.client.address
-                                                                                 : "IPv6:" + s.client.address;
-    a += header_field("Received", "from " + s.ehlo + " ([" + literal + "]) by " + hostname +
-                                      " with HTTP id " + s.queueid + "; " + date, "UTF-8");
+    a += http_received_field(s.ehlo, s, hostname);
     for (const auto& r : s.header.received) a += header_field("Received", r, "UTF-8");
     a += header_field("Date", date, cs);
     a += header_field("Message-Id", "<" + m.message_id + ">", cs);

@@ -6,6 +6,7 @@
 #include "message/builder.hpp"
 #include "message/charset.hpp"
 #include "message/header.hpp"
+#include "message/received.hpp"
 
 namespace haineko {
 
@@ -34,11 +35,8 @@ std::string compose_message(const Composition& c) {
     const Submission& s = c.origin;
     const std::string cs = canonical_charset(c.content.charset);
     const std::string date = rfc5322_date(s.started);
-    const std::string literal = s.client.address.find(':') == std::string::npos ? s.client.address
-                                                                                 : "IPv6:" + s.client.address;
     std::string m;
-    m += header_field("Received", "from [" + literal + "] ([" + literal + "]) by " + c.hostname + " with HTTP id " +
-                                      s.queueid + "; " + date, "UTF-8");
+    m += http_received_field(address_literal(s.client.address), s, c.hostname);
     m += header_field("Date", date, cs);
     m += header_field("Message-Id", "<" + c.message_id + ">", cs);
     m += "MIME-Version: 1.0\r\n";

@@ -26,8 +26,18 @@ public:
 
 private:
     mutable std::mutex mutex_;
-    // Transparent (std::less<>): a hook call finds its series without making strings.
-    std::map<std::tuple<std::string, std::string, std::string>, double, std::less<>> results_;
+    using ResultKey = std::tuple<std::string, std::string, std::string>;
+    using ResultView = std::tuple<std::string_view, std::string_view, std::string_view>;
+    // Transparent: a hook call finds its series without making strings. Spelled out
+    // because clang's libstdc++ tuple has no < between tuples of different types.
+    struct ResultLess {
+        using is_transparent = void;
+        static ResultView view(const ResultKey& k) { return {std::get<0>(k), std::get<1>(k), std::get<2>(k)}; }
+        static const ResultView& view(const ResultView& k) { return k; }
+        template <class A, class B>
+        bool operator()(const A& a, const B& b) const { return view(a) < view(b); }
+    };
+    std::map<ResultKey, double, ResultLess> results_;
     std::map<std::pair<std::string, std::string>, double> errors_;
     struct Histogram {
         std::vector<double> counts;  // per bucket, not cumulative

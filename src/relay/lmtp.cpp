@@ -31,6 +31,13 @@ std::string mail_command(const std::string& mail, const BuiltMessage& m, const s
     return out;
 }
 
+// Writing the message, and the replies after it (the server may deliver before it answers):
+// the route's timeout twice, and a second more for each 64 KiB, so a large message on a slow
+// link is not cut off by a deadline meant for one command.
+smtp::Seconds data_deadline(smtp::Seconds timeout, std::size_t bytes) {
+    return timeout * 2 + smtp::Seconds(static_cast<long>(bytes / 65536));
+}
+
 // What one LMTP transaction of a group leaves for each recipient.
 struct Transaction {
     std::vector<std::optional<Reply>> replies;  // filled as the server answers
@@ -48,7 +55,7 @@ asio::awaitable<void> send_data(lmtp::Connection& conn, const BuiltMessage& mess
     if (!m->smtp_body) m->smtp_body = smtp::dot_stuffed(m->body);
     std::vector<asio::const_buffer> pieces{asio::buffer(m->head_before_to), asio::buffer(to_line),
                                            asio::buffer(m->head_after_to), asio::buffer(*m->smtp_body)};
-    co_await conn.write(pieces, "DATA", timeout * 2);
+    co_await conn.write(pieces, "DATA", data_deadline(timeout, asio::buffer_size(pieces)));
 }
 
 // MAIL, RCPT each, DATA, then one reply per accepted recipient. Throws as the connection does.
@@ -56,26 +63,31 @@ asio::awaitable<void> converse(lmtp::Connection& conn, const lmtp::Target& targe
                                const std::vector<std::string>& rcpts, const BuiltMessage& message,
                                const std::string& to_line, Transaction& tx) {
     const smtp::Seconds t = target.timeout;
-    RawReply sender = co_await conn.command(mail_command(mail, message, conn.caps), "MAIL", t);
+    // Lines named before co_await: GCC 12 mishandles temporaries in its arguments.
+    const std::string mail_line = mail_command(mail, message, conn.caps);
+    RawReply sender = co_await conn.command(mail_line, "MAIL", t);
     if (!sender.is_2xx()) {
         tx.answer_rest(smtp::stage_error("MAIL", sender, "250", conn.peer));
         co_return;
     }
     std::vector<std::size_t> taken;
     for (std::size_t i = 0; i < rcpts.size(); ++i) {
-        RawReply r = co_await conn.command("RCPT TO:<" + rcpts[i] + ">", "RCPT", t);
+        const std::string rcpt_line = "RCPT TO:<" + rcpts[i] + ">";
+        RawReply r = co_await conn.command(rcpt_line, "RCPT", t);
         if (r.is_2xx()) taken.push_back(i);
         else tx.replies[i] = smtp::stage_error("RCPT", r, "250", conn.peer);
     }
     if (taken.empty()) co_return;
-    RawReply go = co_await conn.command("DATA", "DATA", t);
+    const std::string data_line = "DATA";
+    RawReply go = co_await conn.command(data_line, "DATA", t);
     if (go.code != 354) {
         tx.answer_rest(smtp::stage_error("DATA", go, "354", conn.peer));
         co_return;
     }
     co_await send_data(conn, message, to_line, t);
+    const smtp::Seconds wait = data_deadline(t, message.body.size());
     for (std::size_t i : taken) {
-        RawReply r = co_await conn.read_reply("DATA", t * 2);
+        RawReply r = co_await conn.read_reply("DATA", wait);
         Reply reply = r.is_2xx() ? smtp::reply_from("DATA", r) : smtp::stage_error("DATA", r, "250", conn.peer);
         if (r.is_2xx()) reply.command = "QUIT";  // as the SMTP relays label a delivery
         tx.replies[i] = std::move(reply);
@@ -106,12 +118,15 @@ private:
         lmtp::Target target = target_of(route, config);
         Transaction tx;
         tx.replies.resize(rcpts.size());
-        if (target.socket.empty()) {
-            dns::HostAnswer host = co_await resolver_.addresses(route.host);
-            target.addresses = host.addresses;
-        }
         lmtp::Connection conn(executor_);
         try {
+            if (target.socket.empty()) {
+                dns::HostAnswer host = co_await resolver_.addresses(route.host);
+                if (host.status != dns::HostAnswer::found)
+                    throw smtp::SmtpIoError(smtp::SmtpIoError::connect, "CONN",
+                                            "cannot resolve " + route.host + ": " + host.error);
+                target.addresses = host.addresses;
+            }
             co_await lmtp::open(conn, target);
             co_await converse(conn, target, mail, rcpts, message, to_line, tx);
             co_await quit(conn, target);
@@ -125,7 +140,8 @@ private:
 
     static asio::awaitable<void> quit(lmtp::Connection& conn, const lmtp::Target& target) {
         try {
-            co_await conn.command("QUIT", "QUIT", target.timeout);
+            const std::string quit_line = "QUIT";
+            co_await conn.command(quit_line, "QUIT", target.timeout);
         } catch (const smtp::SmtpIoError&) {
             // the message is delivered already; a server that hangs up without 221 is fine
         }

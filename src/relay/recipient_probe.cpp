@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
 #include "core/text.hpp"
 #include "core/tls.hpp"
 #include "relay/dns/resolver.hpp"
@@ -32,6 +34,8 @@ ProbeAnswer judge(const RawReply& rcpt) {
     else if (rcpt.code >= 500 && rcpt.code < 600) a.kind = ProbeAnswer::refused;
     a.code = rcpt.code;
     a.dsn = r.dsn.value_or("");
+    a.unknown_user = a.kind == ProbeAnswer::refused &&
+                     (a.code == 550 || a.code == 551 || a.code == 553 || a.dsn.starts_with("5.1."));
     return a;
 }
 
@@ -39,8 +43,12 @@ ProbeAnswer sender_refused(const RawReply& mail) {
     return unreachable("the backend refused MAIL FROM:<> with " + std::to_string(mail.code));
 }
 
+// The local part is the backend's to interpret (it may be case-sensitive); the domain is not.
 std::string key_of(const Route& route, const std::string& rcpt) {
-    return route.mailer + "|" + route.host + "|" + std::to_string(route.port) + "|" + route.socket + "|" + to_lower(rcpt);
+    const auto at = rcpt.rfind('@');
+    const std::string address =
+        at == std::string::npos ? rcpt : rcpt.substr(0, at) + to_lower(std::string_view(rcpt).substr(at));
+    return route.mailer + "|" + route.host + "|" + std::to_string(route.port) + "|" + route.socket + "|" + address;
 }
 
 }  // namespace
@@ -54,17 +62,27 @@ asio::awaitable<ProbeAnswer> RecipientProbe::ask(const Route& route, const Confi
         if (it->second.until > std::chrono::steady_clock::now()) co_return it->second.answer;
         kept_.erase(it);
     }
-    ProbeAnswer answer;
-    try {
-        if (route.mailer == "LMTP") answer = co_await ask_lmtp(route, config, rcpt);
-        else answer = co_await ask_smtp(route, config, rcpt);
-    } catch (const smtp::SmtpIoError& e) {
-        answer = unreachable(e.what());
-    } catch (const smtp::ReplyError& e) {
-        answer = unreachable(e.reply.message.empty() ? "the backend refused the session" : e.reply.message.front());
-    }
-    if (answer.kind != ProbeAnswer::unreachable) remember(key, answer);
+    using namespace asio::experimental::awaitable_operators;
+    // One deadline over the whole exchange: each step has its own, but a backend that answers
+    // every step slowly must not hold the client for their sum.
+    asio::steady_timer deadline(executor_, std::chrono::seconds(kMaxProbeSeconds));
+    auto first = co_await (ask_backend(route, config, rcpt) || deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (first.index() == 1) co_return unreachable("the backend did not answer within " + std::to_string(kMaxProbeSeconds) + " s");
+    ProbeAnswer answer = std::move(std::get<0>(first));
+    if (answer.kind == ProbeAnswer::exists || answer.unknown_user) remember(key, answer);
     co_return answer;
+}
+
+asio::awaitable<ProbeAnswer> RecipientProbe::ask_backend(const Route& route, const Config& config,
+                                                         const std::string& rcpt) {
+    try {
+        if (route.mailer == "LMTP") co_return co_await ask_lmtp(route, config, rcpt);
+        co_return co_await ask_smtp(route, config, rcpt);
+    } catch (const smtp::SmtpIoError& e) {
+        co_return unreachable(e.what());
+    } catch (const smtp::ReplyError& e) {
+        co_return unreachable(e.reply.message.empty() ? "the backend refused the session" : e.reply.message.front());
+    }
 }
 
 void RecipientProbe::remember(const std::string& key, const ProbeAnswer& answer) {
@@ -87,7 +105,8 @@ asio::awaitable<ProbeAnswer> probe_on(Conn& conn, const std::string& rcpt, smtp:
     if (!mail.is_2xx()) co_return sender_refused(mail);
     RawReply answer = co_await conn.command(rcpt_line, rcpt_stage, timeout);
     try {
-        co_await conn.command(quit, quit, timeout);
+        // The answer is in: a backend slow to say goodbye gets two seconds, not the client's wait.
+        co_await conn.command(quit, quit, std::min(timeout, smtp::Seconds(2)));
     } catch (const smtp::SmtpIoError&) {
         // the answer is in; a server that hangs up without 221 changes nothing
     }

@@ -20,6 +20,9 @@ class Resolver;
 
 struct ProbeAnswer {
     enum Kind { exists, refused, unreachable } kind = unreachable;
+    // refused with 550, 551, 553 or a 5.1.x code: the address does not exist there. Only those
+    // and `exists` are kept; another 5xx (a full mailbox, a policy) is passed on each time.
+    bool unknown_user = false;
     int code = 0;          // the server's reply to RCPT (refused)
     std::string dsn;       // its enhanced code, "" when it gave none
     std::string reason;    // for the log: the server's text, or why it could not be asked
@@ -34,6 +37,7 @@ public:
     boost::asio::awaitable<ProbeAnswer> ask(const Route& route, const Config& config, const std::string& rcpt);
 
 private:
+    boost::asio::awaitable<ProbeAnswer> ask_backend(const Route& route, const Config& config, const std::string& rcpt);
     boost::asio::awaitable<ProbeAnswer> ask_smtp(const Route& route, const Config& config, const std::string& rcpt);
     boost::asio::awaitable<ProbeAnswer> ask_lmtp(const Route& route, const Config& config, const std::string& rcpt);
     void remember(const std::string& key, const ProbeAnswer& answer);

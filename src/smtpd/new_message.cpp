@@ -7,25 +7,11 @@
 #include "message/builder.hpp"
 #include "message/compose.hpp"
 #include "message/entity.hpp"
+#include "message/received.hpp"
 
 namespace haineko {
 
 namespace {
-
-// What the client said of itself goes into our header: nothing that could end the line
-// or be taken for our own comment.
-std::string printable(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        out += (u < 33 || u > 126 || c == '(' || c == ')' || c == ';') ? '?' : c;
-    }
-    return out.empty() ? "unknown" : out;
-}
-
-std::string address_literal(const std::string& address) {
-    return address.find(':') == std::string::npos ? "[" + address + "]" : "[IPv6:" + address + "]";
-}
 
 // RFC 3848: SMTP, ESMTP, then S for TLS and A for AUTH.
 std::string protocol_of(const SmtpArrival& a) {
@@ -40,15 +26,21 @@ std::chrono::system_clock::time_point time_of(queue::Millis at) {
 }  // namespace
 
 std::string received_field(const Config& config, const SmtpArrival& a, const smtpd::Envelope& envelope) {
-    std::string f = "Received: from " + printable(a.helo) + " (" + address_literal(a.client_address) + ")\r\n";
-    if (!a.tls_version.empty()) f += "\t(using " + a.tls_version + " with cipher " + a.tls_cipher + ")\r\n";
-    if (!a.auth_user.empty() && config.smtp.received_auth_user)
-        f += "\t(Authenticated sender: " + printable(a.auth_user) + ")\r\n";
-    f += "\tby " + config.smtpd.hostname + " (Haineko) with " + protocol_of(a) + " id " + a.id;
+    ReceivedTrace t;
+    t.from = a.helo;
+    t.client_address = a.client_address;
+    t.by = config.smtpd.hostname;
+    t.product = "Haineko";
+    t.with = protocol_of(a);
+    t.id = a.id;
+    t.tls_version = a.tls_version;
+    t.tls_cipher = a.tls_cipher;
+    if (config.smtp.received_auth_user) t.auth_user = a.auth_user;
     // One recipient only: more would tell each of them who else got it (as Postfix).
-    if (envelope.rcpts.size() == 1) f += "\r\n\tfor <" + envelope.rcpts.front().address + ">";
-    f += "; " + rfc5322_date(time_of(a.at)) + "\r\n";
-    return f;
+    if (envelope.rcpts.size() == 1) t.for_rcpt = envelope.rcpts.front().address;
+    t.at = time_of(a.at);
+    t.clause_per_line = true;
+    return received_field(t);
 }
 
 queue::NewMessage smtp_new_message(const Config& config, const SmtpArrival& a, const smtpd::Envelope& envelope,

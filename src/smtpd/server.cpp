@@ -17,6 +17,8 @@
 #include "queue/scheduler.hpp"
 #include "queue/service.hpp"
 #include "relay/mailer.hpp"
+#include "plugin/host.hpp"
+#include "relay/dns/reverse_name.hpp"
 #include "relay/recipient_probe.hpp"
 #include "smtpd/session.hpp"
 #include "smtpd/wire.hpp"
@@ -33,6 +35,8 @@ using Next = Session::Next;
 
 constexpr auto kWriteLimit = std::chrono::seconds(30);
 constexpr auto kHandshakeLimit = std::chrono::seconds(30);
+// A client whose reverse DNS does not answer waits this long for its greeting, at most.
+constexpr auto kReverseNameLimit = std::chrono::milliseconds(5000);
 // RFC 4954 4: an AUTH line with its initial response may be longer than a command.
 constexpr std::size_t kMaxLine = 12288;
 
@@ -112,7 +116,9 @@ std::optional<smtpd::Refusal> probe_refusal(const ProbeAnswer& a) {
     switch (a.kind) {
     case ProbeAnswer::exists: return std::nullopt;
     case ProbeAnswer::refused:
-        return smtpd::Refusal{a.code, a.dsn.empty() ? "5.1.1" : a.dsn, "Recipient address rejected: User unknown"};
+        if (a.unknown_user)
+            return smtpd::Refusal{a.code, a.dsn.empty() ? "5.1.1" : a.dsn, "Recipient address rejected: User unknown"};
+        return smtpd::Refusal{a.code, a.dsn.empty() ? "5.0.0" : a.dsn, "Recipient address rejected by the mailbox server"};
     case ProbeAnswer::unreachable: break;
     }
     return smtpd::Refusal{451, "4.4.3", "Recipient address cannot be verified now, try again later"};
@@ -200,7 +206,12 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         facts.local_port = client.local_port;
         facts.mode = listener.mode_name();
         facts.listener_address = listener.address;
-        plugin::Session plugins(plugins_for(loop, config), facts);
+        std::shared_ptr<plugin::Host> host_of_plugins = plugins_for(loop, config);
+        // Only sessions with plugins pay for the lookups: nothing else reads the name.
+        if (host_of_plugins && !host_of_plugins->empty())
+            facts.remote_host = co_await dns::verified_reverse_name(loop.mailers->resolver(), client.address,
+                                                                    kReverseNameLimit);
+        plugin::Session plugins(std::move(host_of_plugins), facts);
         if (plugins.watches(plugin::Hook::connect)) {
             const plugin::Result r = co_await plugins.connect();
             if (r.refused()) {
@@ -384,6 +395,11 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         if (step.next == Next::data && plugins.watches(Hook::data)) {
             const plugin::Result r = co_await plugins.data();
             if (r.refused()) co_return refused_by_plugin(r, Session::Step{});
+        }
+        // BDAT: at the first chunk; its octets follow all the same, so a refusal answers them.
+        if (step.next == Next::chunk && session.first_chunk() && plugins.watches(Hook::data)) {
+            const plugin::Result r = co_await plugins.data();
+            if (r.refused()) session.refuse_chunks(refused_by_plugin(r, Session::Step{}));
         }
         co_return step;
     }

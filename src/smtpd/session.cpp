@@ -55,8 +55,9 @@ void Session::reset_transaction() {
     in_transaction_ = false;
     envelope_ = Envelope{};
     message_.clear();
-    chunking_ = chunk_last_ = chunk_failed_ = chunk_bare_ = chunk_cr_ = false;
+    chunking_ = chunk_last_ = chunk_failed_ = chunk_bare_ = chunk_cr_ = first_chunk_ = false;
     chunk_size_ = 0;
+    chunk_refusal_.reset();
     consulting_ = Consulting::none;
     probing_ = false;
 }
@@ -263,16 +264,26 @@ Session::Step Session::bdat(const Command& c) {
         return answer(501, "5.5.4", "Syntax: BDAT size [LAST]", Next::close);
     chunk_size_ = size;
     chunk_last_ = !rest.empty();
+    first_chunk_ = false;
     // Refused or not, the chunk's octets follow and are read (RFC 3030 2).
-    if (!in_transaction_ || envelope_.rcpts.empty()) {
+    if (chunk_refusal_ || !in_transaction_ || envelope_.rcpts.empty()) {
         chunk_failed_ = true;
         return Step{"", Next::chunk};
     }
+    first_chunk_ = !chunking_;
     chunking_ = true;
     return Step{"", Next::chunk};
 }
 
+void Session::refuse_chunks(Step refusal) {
+    chunk_refusal_ = std::move(refusal);
+    chunking_ = false;
+    chunk_failed_ = true;
+    message_.clear();
+}
+
 Session::Step Session::on_chunk(std::string_view bytes) {
+    if (chunk_refusal_) return *chunk_refusal_;
     if (chunk_failed_ && !chunking_) {
         chunk_failed_ = false;
         return in_transaction_ ? answer(554, "5.5.1", "Error: no valid recipients")

@@ -80,6 +80,11 @@ public:
     std::size_t chunk_size() const { return chunk_size_; }
     // The chunk being read is refused already (out of sequence, or past the size limit).
     bool chunk_refused() const { return chunk_failed_; }
+    // This BDAT opens the message (its first chunk): where DATA's hook runs for BDAT.
+    bool first_chunk() const { return first_chunk_; }
+    // A plugin refused the message at its first BDAT: this chunk and the rest of the
+    // transaction's are read and dropped, each answered with `refusal`.
+    void refuse_chunks(Step refusal);
     // After STARTTLS's handshake: everything known before it is forgotten (RFC 3207 4.2).
     void on_tls_started();
     // The queue kept the message under this id, or could not.
@@ -153,6 +158,8 @@ private:
     bool chunking_ = false;  // a BDAT transaction is under way
     bool chunk_last_ = false;
     bool chunk_failed_ = false;  // a chunk was refused: the rest are read and dropped
+    bool first_chunk_ = false;
+    std::optional<Step> chunk_refusal_;  // refuse_chunks()
     std::size_t chunk_size_ = 0;
     bool chunk_bare_ = false;  // a bare CR or LF in the chunks so far
     bool chunk_cr_ = false;    // the last chunk ended in CR

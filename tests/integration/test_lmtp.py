@@ -148,7 +148,12 @@ class SmtpBackendProbe(HainekoTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        known = lambda address, nth: None if address.startswith("mike@") else "550 5.1.1 no such mailbox"
+        def known(address, nth):
+            if address.startswith("mike@") or address.startswith("Mike@"):
+                return None
+            if address.startswith("full@"):
+                return "552 5.2.2 mailbox full"
+            return "550 5.1.1 no such mailbox"
         cls.backend = AioPeer(rcpt_hook=known).start()
         etc = {"haineko.cf": {"smtpd": {"hostname": HOSTNAME}, "smtp": {"greet_pause": 0}},
                "inbound": {"example.net": {"mailer": "ESMTP", "host": "127.0.0.1", "port": cls.backend.port,
@@ -169,6 +174,26 @@ class SmtpBackendProbe(HainekoTestCase):
         s.quit()
         # mike once, ghost once: the second mike came from the cache
         self.assertEqual(dict(self.backend.rcpt_counts), {"mike@example.net": 1, "ghost@example.net": 1})
+
+    def test_other_refusals_are_passed_on_and_not_kept(self):
+        s = smtp_client(self, self.server.smtp_ports[0], helo="mx.sender.example")
+        self.assertEqual(s.mail("someone@sender.example")[0], 250)
+        for _ in range(2):
+            self.assertEqual(s.rcpt("full@example.net"),
+                             (552, b"5.2.2 Recipient address rejected by the mailbox server"))
+        s.quit()
+        # a full mailbox may be emptied: it is asked each time
+        self.assertEqual(self.backend.rcpt_counts["full@example.net"], 2)
+
+    def test_the_local_part_keeps_its_case_in_the_cache(self):
+        s = smtp_client(self, self.server.smtp_ports[0], helo="mx.sender.example")
+        self.assertEqual(s.mail("someone@sender.example")[0], 250)
+        self.assertEqual(s.rcpt("Mike@EXAMPLE.net")[0], 250)
+        self.assertEqual(s.rcpt("Mike@example.NET")[0], 250)
+        s.quit()
+        # the domain's case folded, the local part's kept: one key, asked once
+        counts = {k.split("@")[0]: v for k, v in self.backend.rcpt_counts.items() if k.lower().startswith("mike@")}
+        self.assertEqual(counts.get("Mike"), 1)
 
 
 if __name__ == "__main__":

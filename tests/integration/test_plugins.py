@@ -136,6 +136,24 @@ class SmtpHooks(PluginCase):
         code, text = s.docmd("DATA")
         self.assertEqual((code, text), (550, b"5.7.1 no data for you"))
 
+    def test_data_is_refused_at_the_first_bdat_chunk(self):
+        t = Talk(self.server.smtp_port)
+        self.addCleanup(t.close)
+        self.assertTrue(t.command("EHLO client.example.org").startswith("250"))
+        self.assertTrue(t.command("MAIL FROM:<nodata@example.org>").startswith("250"))
+        self.assertTrue(t.command("RCPT TO:<rcpt@example.jp>").startswith("250"))
+        body = b"Subject: x\r\n\r\nhello\r\n"
+        t.send(b"BDAT %d\r\n" % len(body) + body)
+        self.assertEqual(t.reply(), "550 5.7.1 no data for you")
+        # the rest of the transaction's chunks are read and refused alike, never queued
+        t.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        self.assertEqual(t.reply(), "550 5.7.1 no data for you")
+        self.assertTrue(t.command("RSET").startswith("250"))
+        self.assertTrue(t.command("MAIL FROM:<a@example.org>").startswith("250"))
+        self.assertTrue(t.command("RCPT TO:<rcpt@example.jp>").startswith("250"))
+        t.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        self.assertTrue(t.reply().startswith("250"), "after RSET the next message goes in")
+
     def test_rewrites_and_notes_reach_the_delivered_message(self):
         content = message(extra="X-Remove-Me: yes\r\n")
         out = self.send("rewrite@example.org", ["redirect@example.jp", "rcpt@example.jp"], content)
@@ -387,12 +405,16 @@ class Dns(PluginCase):
         from peers import Dnsmasq
         cls.dns = cls.class_peer(Dnsmasq(["--address=/host.test/192.0.2.7", "--mx-host=mail.test,mx1.mail.test,10",
                                           "--txt-record=txt.test,v=spf1 -all",
-                                          "--ptr-record=9.0.0.127.in-addr.arpa,ptr.test"]))
+                                          "--ptr-record=9.0.0.127.in-addr.arpa,ptr.test",
+                                          # a client at 127.0.0.8: its name checks out
+                                          "--ptr-record=8.0.0.127.in-addr.arpa,client.test",
+                                          "--address=/client.test/127.0.0.8"]))
         with open(os.path.join(HERE, "plugins", "dnsprobe.lua")) as f:
             source = f.read()
         etc, files = plugin_tree(plugins="dnsprobe\n", extra_files={"plugins/dnsprobe.lua": source},
                                  settings={"timeout": 1}, settings_for="dnsprobe")
         etc["haineko.cf"]["smtpd"]["dns_servers"] = ["127.0.0.1:%d" % cls.dns.port]
+        etc["relayhosts"] = {"open-relay": 0, "relayhosts": ["127.0.0.0/8"]}  # clients from 127.0.0.8 too
         cls.server = cls.make_server(etc=etc, extra_files=files, smtp_listen=[{"mode": "relay"}])
         # A second server whose DNS server takes queries and never answers.
         cls.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -412,6 +434,19 @@ class Dns(PluginCase):
         self.assertEqual(str(m["X-Dns-Txt"]), "v=spf1 -all ttl=integer")
         self.assertEqual(str(m["X-Dns-Ptr"]), "ptr.test ttl=integer")
         self.assertEqual(str(m["X-Dns-Missing"]), "error=nxdomain")
+        self.assertEqual(str(m["X-Remote-Host"]), "localhost")  # 127.0.0.1, without a query
+
+    def test_the_remote_host_is_the_confirmed_reverse_name(self):
+        for source, name in (("127.0.0.8", "client.test"), ("127.0.0.9", "nil")):
+            # 127.0.0.9's PTR (ptr.test) has no A record to confirm it: no name
+            s = smtplib.SMTP("127.0.0.1", self.server.smtp_port, timeout=15, source_address=(source, 0))
+            self.addCleanup(s.close)
+            s.ehlo("client.example.org")
+            s.mail("a@example.org")
+            s.rcpt("rcpt@example.jp")
+            code, text = s.data(message())
+            j, msgs = self.delivered(self.queued_id((code, text)))
+            self.assertEqual(str(msgs[0]["X-Remote-Host"]), name, source)
 
     def test_a_query_that_never_comes_back_is_cut_off(self):
         s = smtp_client(self, self.slow.smtp_port)

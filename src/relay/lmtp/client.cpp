@@ -1,5 +1,7 @@
 #include "relay/lmtp/client.hpp"
 
+#include <sys/un.h>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "relay/smtp/session.hpp"
@@ -15,6 +17,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 std::vector<generic::endpoint> endpoints_of(const Target& target) {
     std::vector<generic::endpoint> out;
     if (!target.socket.empty()) {
+        // sockaddr_un holds 107 bytes of path; Asio would throw a system_error for more.
+        if (target.socket.size() >= sizeof(sockaddr_un::sun_path))
+            throw SmtpIoError(SmtpIoError::connect, "CONN", "socket path too long: " + target.socket);
         out.emplace_back(asio::local::stream_protocol::endpoint(target.socket));
         return out;
     }
@@ -33,13 +38,14 @@ void Connection::close() {
     socket_.close(ec);
 }
 
-void Connection::fail(const boost::system::error_code& ec, const std::string& stage, SmtpIoError::Kind kind,
+void Connection::fail(const boost::system::error_code& ec, std::string_view stage, SmtpIoError::Kind kind,
                       bool timed_out) {
+    const std::string name(stage);
     close();
-    if (timed_out) throw SmtpIoError(SmtpIoError::timeout, stage, "Timeout waiting for the answer to " + stage);
+    if (timed_out) throw SmtpIoError(SmtpIoError::timeout, name, "Timeout waiting for the answer to " + name);
     if (ec == asio::error::eof || ec == asio::error::connection_reset)
-        throw SmtpIoError(SmtpIoError::closed, stage, "Connection closed by " + peer + " during " + stage);
-    throw SmtpIoError(kind, stage, ec.message());
+        throw SmtpIoError(SmtpIoError::closed, name, "Connection closed by " + peer + " during " + name);
+    throw SmtpIoError(kind, name, ec.message());
 }
 
 asio::awaitable<void> Connection::connect(const Target& target) {
@@ -48,19 +54,25 @@ asio::awaitable<void> Connection::connect(const Target& target) {
     const auto endpoints = endpoints_of(target);
     if (endpoints.empty()) throw SmtpIoError(SmtpIoError::connect, "CONN", "no address to connect to for " + peer);
     boost::system::error_code ec;
+    bool timed_out = false;
+    // The next address is tried after a refusal or a timeout alike, as the SMTP client does.
     for (const auto& ep : endpoints) {
         close();
         deadline_.expires_after(target.timeout);
         auto first = co_await (socket_.async_connect(ep, use_tuple) || deadline_.async_wait(use_tuple));
-        if (first.index() == 1) fail(ec, "CONN", SmtpIoError::connect, true);
+        timed_out = first.index() == 1;
+        if (timed_out) continue;
         std::tie(ec) = std::get<0>(first);
         if (!ec) co_return;
     }
     close();
-    throw SmtpIoError(SmtpIoError::connect, "CONN", "cannot connect to " + peer + ": " + ec.message());
+    if (timed_out && endpoints.size() == 1)
+        throw SmtpIoError(SmtpIoError::timeout, "CONN", "Timeout connecting to " + peer);
+    throw SmtpIoError(SmtpIoError::connect, "CONN",
+                      "cannot connect to " + peer + ": " + (timed_out ? std::string("timed out") : ec.message()));
 }
 
-asio::awaitable<smtp::RawReply> Connection::read_reply(const std::string& stage, Seconds timeout) {
+asio::awaitable<smtp::RawReply> Connection::read_reply(std::string_view stage, Seconds timeout) {
     using namespace asio::experimental::awaitable_operators;
     deadline_.expires_after(timeout);
     for (;;) {
@@ -68,7 +80,7 @@ asio::awaitable<smtp::RawReply> Connection::read_reply(const std::string& stage,
             if (auto reply = parser_.next()) co_return std::move(*reply);
         } catch (const std::runtime_error& e) {
             close();
-            throw SmtpIoError(SmtpIoError::protocol, stage, "Bad reply from " + peer + ": " + e.what());
+            throw SmtpIoError(SmtpIoError::protocol, std::string(stage), "Bad reply from " + peer + ": " + e.what());
         }
         auto first = co_await (socket_.async_read_some(asio::buffer(read_buffer_), use_tuple) ||
                                deadline_.async_wait(use_tuple));
@@ -79,7 +91,7 @@ asio::awaitable<smtp::RawReply> Connection::read_reply(const std::string& stage,
     }
 }
 
-asio::awaitable<void> Connection::write(const std::vector<asio::const_buffer>& pieces, const std::string& stage,
+asio::awaitable<void> Connection::write(const std::vector<asio::const_buffer>& pieces, std::string_view stage,
                                         Seconds timeout) {
     using namespace asio::experimental::awaitable_operators;
     deadline_.expires_after(timeout);
@@ -88,7 +100,7 @@ asio::awaitable<void> Connection::write(const std::vector<asio::const_buffer>& p
     if (auto [ec, n] = std::get<0>(first); ec) fail(ec, stage, SmtpIoError::closed, false);
 }
 
-asio::awaitable<smtp::RawReply> Connection::command(const std::string& line, const std::string& stage,
+asio::awaitable<smtp::RawReply> Connection::command(const std::string& line, std::string_view stage,
                                                     Seconds timeout) {
     const std::string text = line + "\r\n";
     std::vector<asio::const_buffer> pieces;  // named: GCC 12 and temporaries in co_await arguments
@@ -101,7 +113,8 @@ asio::awaitable<void> open(Connection& conn, const Target& target) {
     co_await conn.connect(target);
     smtp::RawReply greeting = co_await conn.read_reply("CONN", target.timeout);
     if (greeting.code != 220) throw smtp::ReplyError{smtp::stage_error("CONN", greeting, "220", conn.peer)};
-    smtp::RawReply lhlo = co_await conn.command("LHLO " + target.lhlo, "LHLO", target.timeout);
+    const std::string lhlo_line = "LHLO " + target.lhlo;  // named: GCC 12 and temporaries in co_await
+    smtp::RawReply lhlo = co_await conn.command(lhlo_line, "LHLO", target.timeout);
     if (lhlo.code != 250) throw smtp::ReplyError{smtp::stage_error("LHLO", lhlo, "250", conn.peer)};
     conn.caps = smtp::parse_ehlo(lhlo.lines);
 }

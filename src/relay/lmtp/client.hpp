@@ -6,6 +6,7 @@
 
 #include <array>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "relay/smtp/connection.hpp"
@@ -29,17 +30,19 @@ class Connection {
 public:
     explicit Connection(boost::asio::any_io_executor executor);
     boost::asio::awaitable<void> connect(const Target& target);
-    boost::asio::awaitable<smtp::RawReply> read_reply(const std::string& stage, Seconds timeout);
-    boost::asio::awaitable<void> write(const std::vector<boost::asio::const_buffer>& pieces, const std::string& stage,
+    // Stages are string_views of literals: no temporaries with destructors in co_await
+    // arguments, which GCC 12 mishandles.
+    boost::asio::awaitable<smtp::RawReply> read_reply(std::string_view stage, Seconds timeout);
+    boost::asio::awaitable<void> write(const std::vector<boost::asio::const_buffer>& pieces, std::string_view stage,
                                        Seconds timeout);
-    boost::asio::awaitable<smtp::RawReply> command(const std::string& line, const std::string& stage, Seconds timeout);
+    boost::asio::awaitable<smtp::RawReply> command(const std::string& line, std::string_view stage, Seconds timeout);
     void close();
 
     smtp::Capabilities caps;
     std::string peer;  // host:port or the socket path, for messages
 
 private:
-    [[noreturn]] void fail(const boost::system::error_code& ec, const std::string& stage, smtp::SmtpIoError::Kind kind,
+    [[noreturn]] void fail(const boost::system::error_code& ec, std::string_view stage, smtp::SmtpIoError::Kind kind,
                            bool timed_out);
 
     boost::asio::generic::stream_protocol::socket socket_;

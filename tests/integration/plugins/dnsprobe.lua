@@ -23,6 +23,7 @@ function P.hook_data_post(conn, txn)
   h:add("X-Dns-Txt", show(haineko.dns.query("txt.test", "TXT")))
   h:add("X-Dns-Ptr", show(haineko.dns.query("127.0.0.9", "PTR")))
   h:add("X-Dns-Missing", show(haineko.dns.query("missing.test", "A")))
+  h:add("X-Remote-Host", tostring(conn.remote.host))
 end
 
 return P
