@@ -27,7 +27,7 @@ bash scripts/deps.sh fuzz
 jobs=$(nproc)
 [ "$jobs" -le 2 ] || jobs=2
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DHAINEKO_FUZZ=ON -DHAINEKO_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" >/dev/null
 nice -n 10 cmake --build build-fuzz --target fuzz_all -j"$jobs"
 
 work=${FUZZ_WORKDIR:-$(mktemp -d "${TMPDIR:-/tmp}/haineko-fuzz.XXXXXX")}
