@@ -66,8 +66,10 @@ asio::awaitable<ProbeAnswer> RecipientProbe::ask(const Route& route, const Confi
     // One deadline over the whole exchange: each step has its own, but a backend that answers
     // every step slowly must not hold the client for their sum.
     asio::steady_timer deadline(executor_, std::chrono::seconds(kMaxProbeSeconds));
-    auto first = co_await (ask_backend(route, config, rcpt) || deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
-    if (first.index() == 1) co_return unreachable("the backend did not answer within " + std::to_string(kMaxProbeSeconds) + " s");
+    auto first =
+        co_await (ask_backend(route, config, rcpt) || deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (first.index() == 1)
+        co_return unreachable("the backend did not answer within " + std::to_string(kMaxProbeSeconds) + " s");
     ProbeAnswer answer = std::move(std::get<0>(first));
     if (answer.kind == ProbeAnswer::exists || answer.unknown_user) remember(key, answer);
     co_return answer;

@@ -118,7 +118,8 @@ std::optional<smtpd::Refusal> probe_refusal(const ProbeAnswer& a) {
     case ProbeAnswer::refused:
         if (a.unknown_user)
             return smtpd::Refusal{a.code, a.dsn.empty() ? "5.1.1" : a.dsn, "Recipient address rejected: User unknown"};
-        return smtpd::Refusal{a.code, a.dsn.empty() ? "5.0.0" : a.dsn, "Recipient address rejected by the mailbox server"};
+        return smtpd::Refusal{a.code, a.dsn.empty() ? "5.0.0" : a.dsn,
+                              "Recipient address rejected by the mailbox server"};
     case ProbeAnswer::unreachable: break;
     }
     return smtpd::Refusal{451, "4.4.3", "Recipient address cannot be verified now, try again later"};

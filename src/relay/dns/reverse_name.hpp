@@ -12,7 +12,8 @@ namespace haineko::dns {
 
 class Resolver;
 
-// 127.0.0.1 and ::1 are "localhost" without a query. At most three PTR names are tried, the whole within `limit`; nullopt when none checks out.
+// 127.0.0.1 and ::1 are "localhost" without a query. At most three PTR names are tried,
+// the whole within `limit`; nullopt when none checks out.
 boost::asio::awaitable<std::optional<std::string>> verified_reverse_name(Resolver& resolver, const std::string& ip,
                                                                          std::chrono::milliseconds limit);
 
